@@ -1,0 +1,33 @@
+"""tetrimino: container placement solver and benchmark library."""
+
+from .constraints import Affinity as Affinity
+from .constraints import AntiAffinity as AntiAffinity
+from .constraints import Spread as Spread
+from .engines import place as place
+from .errors import InvalidProblem as InvalidProblem
+from .errors import PlacementError as PlacementError
+from .model import Containers as Containers
+from .model import Machines as Machines
+from .model import Problem as Problem
+from .model import Resources as Resources
+from .model import Service as Service
+from .placement import Placement as Placement
+from .placement import Status as Status
+from .placement import validate as validate
+
+__all__ = [
+    "Affinity",
+    "AntiAffinity",
+    "Containers",
+    "InvalidProblem",
+    "Machines",
+    "Placement",
+    "PlacementError",
+    "Problem",
+    "Resources",
+    "Service",
+    "Spread",
+    "Status",
+    "place",
+    "validate",
+]
