@@ -337,8 +337,10 @@ class Containers:
             if col is None:
                 continue
             for i, c in enumerate(col):
-                limit = c.max_per_domain if name == "anti_affinity" else c.max_skew if c else 1
-                if c is not None and limit < 1:
+                if c is None:
+                    continue
+                limit = c.max_per_domain if name == "anti_affinity" else c.max_skew
+                if limit < 1:
                     raise InvalidProblem(
                         f"{self.source}: row {i}, field {name!r}: limit must be at least 1"
                     )

@@ -1,0 +1,148 @@
+"""Lower bounds on the number of machines a placement needs.
+
+Every bound counts only containers that fit somewhere (their request vector is within
+the capacity of a machine that is up, or of their current machine if that one is not
+down) and only machines that are not down; a bound never exceeds the number of such
+machines, so a fleet too small for its workload yields "every machine" and the
+placement reports the rest as unplaced. Hard constraints other than machine state
+(selectors, taints, anti-affinity, ...) are not used: they can only raise the optimum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import DOWN, UP, Problem
+
+
+def _instance(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity rows of the machines not down, request rows of fitting containers."""
+    state = problem.machines.state
+    cap = problem.capacity[state != DOWN]
+    req = problem.requests
+    up = problem.capacity[state == UP]
+    kinds = up[:1] if (up == up[:1]).all() else np.unique(up, axis=0)
+    # Only machine kinds not dominated by another kind decide whether a request fits.
+    top = [
+        row for row in kinds
+        if not ((kinds >= row).all(axis=1) & (kinds != row).any(axis=1)).any()
+    ]
+    fits = np.zeros(problem.n, dtype=bool)
+    for row in top:
+        fits |= (req <= row).all(axis=1)
+    if problem.current is not None:
+        here = np.flatnonzero(~fits & (problem.current >= 0))
+        target = problem.current[here]
+        ok = (state[target] != DOWN) & (problem.capacity[target] >= req[here]).all(1)
+        fits[here[ok]] = True
+    return cap, req if fits.all() else req[fits]
+
+
+def _total(req: np.ndarray) -> list[int]:
+    """Exact column sums of ``req`` (Python integers, no int64 wrap-around)."""
+    if not len(req):
+        return [0] * req.shape[1]
+    if int(req.max()) * len(req) < 2**62:
+        return [int(x) for x in req.sum(axis=0)]
+    return [int(x) for x in req.sum(axis=0, dtype=object)]
+
+
+def _continuous(cap: np.ndarray, req: np.ndarray) -> int:
+    best = 0
+    for total, size in zip(_total(req), cap.max(axis=0).tolist(), strict=True):
+        if total > 0:
+            best = max(best, -(-total // size))
+    return best
+
+
+def _cover(cap: np.ndarray, req: np.ndarray) -> int:
+    """Fewest rows of ``cap`` whose sum reaches the total of ``req`` in every column."""
+    need = 0
+    for k, total in enumerate(_total(req)):
+        if total <= 0:
+            continue
+        reach = np.cumsum(np.sort(cap[:, k])[::-1].astype(object))
+        covered = np.flatnonzero(reach >= total)
+        need = max(need, int(covered[0]) + 1 if len(covered) else len(cap))
+    return need
+
+
+def continuous_bound(problem: Problem) -> int:
+    """Max over dimensions of ceil(total request / capacity) for identical machines.
+
+    With machines of different sizes the largest capacity of each dimension is used,
+    which stays valid (and is weaker than :func:`heterogeneous_bound`).
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req):
+        return 0
+    return min(_continuous(cap, req), len(cap))
+
+
+def martello_toth_l2(sizes: np.ndarray, capacity: int) -> int:
+    """Martello-Toth L2 lower bound for one-dimensional bin packing.
+
+    For each alpha in {0} and the sizes at most C/2, with J1 = {s > C - alpha},
+    J2 = {C/2 < s <= C - alpha} and J3 = {alpha <= s <= C/2}:
+    L(alpha) = |J1| + |J2| + max(0, ceil((sum J3 - (|J2| C - sum J2)) / C)),
+    and L2 = max over alpha (Martello & Toth, Knapsack Problems, 1990, section 8.3).
+    Sizes above ``capacity`` fit in no bin and are ignored. O(n log n).
+
+    Parameters
+    ----------
+    sizes : array-like of int, shape (n,)
+    capacity : int, the capacity of every bin (> 0)
+    """
+    c = int(capacity)
+    s = np.sort(np.asarray(sizes, dtype=np.int64).reshape(-1))
+    s = s[s <= c]
+    if not len(s) or c <= 0:
+        return 0
+    n = len(s)
+    # Exact Python integers only when int64 arithmetic could overflow.
+    kind = object if n * (c + int(s[-1])) >= 2**62 else np.int64
+    prefix = np.concatenate(([0], np.cumsum(s.astype(kind)))).astype(kind)
+    half = c // 2  # s <= C/2 exactly when s <= C // 2 for integers
+    big_lo = np.searchsorted(s, half, side="right")  # first index with s > C/2
+    small = s[:big_lo]
+    alphas = np.concatenate(([0], small[np.diff(small, prepend=-1) != 0]))
+    j1_lo = np.searchsorted(s, c - alphas, side="right")  # first index with s > C - a
+    j3_lo = np.searchsorted(s, alphas, side="left")  # first index with s >= a
+    count_j1 = (n - j1_lo).astype(kind)
+    count_j2 = (j1_lo - big_lo).astype(kind)
+    sum_j2 = prefix[j1_lo] - prefix[big_lo]
+    sum_j3 = prefix[big_lo] - prefix[j3_lo]
+    spill = sum_j3 - (count_j2 * c - sum_j2)
+    extra = np.maximum(-(-spill // c), 0)
+    return int((count_j1 + count_j2 + extra).max())
+
+
+def heterogeneous_bound(problem: Problem) -> int:
+    """Fewest machines whose capacities cover the total demand in every dimension.
+
+    Per dimension the capacities are taken largest first; the answer is the max over
+    dimensions. Valid for any fleet, equal to the continuous bound on identical
+    machines.
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req):
+        return 0
+    return min(_cover(cap, req), len(cap))
+
+
+def lower_bound(problem: Problem) -> int:
+    """The best valid bound here: L2 per dimension on identical machines, else cover.
+
+    On identical machines each dimension is a one-dimensional bin packing relaxation,
+    so the max of the per-dimension L2 bounds (never below the continuous bound) is
+    valid; on mixed fleets the covering bound applies. At least 1 when anything fits.
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req):
+        return 0
+    best = max(1, _cover(cap, req))
+    if (cap == cap[:1]).all():
+        for k in range(problem.d):
+            if cap[0, k] > 0:
+                best = max(best, martello_toth_l2(req[:, k], int(cap[0, k])))
+    return min(best, len(cap))
