@@ -79,7 +79,9 @@ class Resources:
             ) from None
 
 
-def _resources(resources: Resources | Sequence[str] | None, d: int, source: str) -> Resources:
+def _resources(
+    resources: Resources | Sequence[str] | None, d: int, source: str
+) -> Resources:
     if resources is None:
         return Resources.default(d)
     res = resources if isinstance(resources, Resources) else Resources(tuple(resources))
@@ -101,7 +103,10 @@ def _amounts(values: Any, resources: Resources | Sequence[str] | None, source: s
             f"{source}: amounts must be a 2-D table (rows x resources), got shape {arr.shape}"
         )
     res = _resources(resources, arr.shape[1], source)
-    cols = [to_int64(arr[:, k], source=source, field=res.names[k]) for k in range(arr.shape[1])]
+    cols = [
+        to_int64(arr[:, k], source=source, field=res.names[k])
+        for k in range(arr.shape[1])
+    ]
     out = np.ascontiguousarray(
         np.stack(cols, axis=1) if cols else np.zeros((arr.shape[0], 0), np.int64)
     )
@@ -126,11 +131,15 @@ def _ids(ids: Any, n: int, source: str, what: str) -> np.ndarray:
     if (counts > 1).any():
         dup = uniq[counts > 1][0]
         row = int(np.flatnonzero(arr.astype(str) == dup)[1])
-        raise InvalidProblem(f"{source}: row {row}, field {what!r}: duplicate id {str(dup)!r}")
+        raise InvalidProblem(
+            f"{source}: row {row}, field {what!r}: duplicate id {str(dup)!r}"
+        )
     return arr
 
 
-def _column(values: Any, n: int, source: str, field_name: str, default: Any) -> np.ndarray:
+def _column(
+    values: Any, n: int, source: str, field_name: str, default: Any
+) -> np.ndarray:
     """A per-row object column; a scalar is broadcast, None means ``default`` everywhere."""
     if values is None:
         values = default
@@ -141,12 +150,16 @@ def _column(values: Any, n: int, source: str, field_name: str, default: Any) -> 
     out = np.empty(n, dtype=object)
     seq = list(values)
     if len(seq) != n:
-        raise InvalidProblem(f"{source}: field {field_name!r} has {len(seq)} rows, expected {n}")
+        raise InvalidProblem(
+            f"{source}: field {field_name!r} has {len(seq)} rows, expected {n}"
+        )
     out[:] = seq
     return out
 
 
-def _optional(values: Any, n: int, source: str, field_name: str, kind: type | tuple) -> np.ndarray | None:
+def _optional(
+    values: Any, n: int, source: str, field_name: str, kind: type | tuple
+) -> np.ndarray | None:
     """An optional per-row constraint column (None = absent for every row)."""
     if values is None:
         return None
@@ -154,10 +167,14 @@ def _optional(values: Any, n: int, source: str, field_name: str, kind: type | tu
         values = [values] * n
     seq = list(values)
     if len(seq) != n:
-        raise InvalidProblem(f"{source}: field {field_name!r} has {len(seq)} rows, expected {n}")
+        raise InvalidProblem(
+            f"{source}: field {field_name!r} has {len(seq)} rows, expected {n}"
+        )
     for i, v in enumerate(seq):
         if v is not None and not isinstance(v, kind):
-            raise InvalidProblem(f"{source}: row {i}, field {field_name!r}: {v!r} is not {kind}")
+            raise InvalidProblem(
+                f"{source}: row {i}, field {field_name!r}: {v!r} is not {kind}"
+            )
     if all(v is None for v in seq):
         return None
     out = np.empty(n, dtype=object)
@@ -192,7 +209,9 @@ def _frozensets(values: Any, n: int, source: str, field_name: str) -> tuple | No
         return None
     rows = list(values)
     if len(rows) != n:
-        raise InvalidProblem(f"{source}: field {field_name!r} has {len(rows)} rows, expected {n}")
+        raise InvalidProblem(
+            f"{source}: field {field_name!r} has {len(rows)} rows, expected {n}"
+        )
     out = []
     for v in rows:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v == "":
@@ -247,7 +266,9 @@ class Machines:
             else to_int64(np.asarray(gpus).reshape(-1), source=source, field="gpus")
         )
         if self.gpus.shape != (m,) or (self.gpus < 0).any():
-            raise InvalidProblem(f"{source}: field 'gpus' must be {m} non-negative counts")
+            raise InvalidProblem(
+                f"{source}: field 'gpus' must be {m} non-negative counts"
+            )
 
     def __len__(self) -> int:
         return self.capacity.shape[0]
@@ -271,7 +292,9 @@ def _states(state: Any, m: int, source: str) -> np.ndarray:
         return np.zeros(m, np.int8)
     seq = list(state) if not isinstance(state, str) else [state] * m
     if len(seq) != m:
-        raise InvalidProblem(f"{source}: field 'state' has {len(seq)} rows, expected {m}")
+        raise InvalidProblem(
+            f"{source}: field 'state' has {len(seq)} rows, expected {m}"
+        )
     out = np.empty(m, np.int8)
     for i, s in enumerate(seq):
         if isinstance(s, str) and s in STATES:
@@ -320,13 +343,19 @@ class Containers:
             np.zeros(n, np.int64)
             if priority is None
             else to_int64(
-                np.broadcast_to(np.asarray(priority), (n,)), source=source, field="priority"
+                np.broadcast_to(np.asarray(priority), (n,)),
+                source=source,
+                field="priority",
             )
         )
         self.labels = _labels(labels, n, source)
-        self.node_selector = _optional(node_selector, n, source, "node_selector", Mapping)
+        self.node_selector = _optional(
+            node_selector, n, source, "node_selector", Mapping
+        )
         self.tolerations = _frozensets(tolerations, n, source, "tolerations")
-        self.anti_affinity = _optional(anti_affinity, n, source, "anti_affinity", AntiAffinity)
+        self.anti_affinity = _optional(
+            anti_affinity, n, source, "anti_affinity", AntiAffinity
+        )
         self.spread = _optional(spread, n, source, "spread", Spread)
         self.affinity = _optional(affinity, n, source, "affinity", Affinity)
         self._check_constraints()
@@ -360,11 +389,27 @@ class Containers:
         cls, services: Iterable[Service], resources: Resources | Sequence[str]
     ) -> Containers:
         """Expand services into one container per replica, services in the given order."""
-        res = resources if isinstance(resources, Resources) else Resources(tuple(resources))
-        rows: dict[str, list] = {k: [] for k in (
-            "requests", "ids", "service", "namespace", "priority", "labels",
-            "node_selector", "tolerations", "anti_affinity", "spread", "affinity",
-        )}
+        res = (
+            resources
+            if isinstance(resources, Resources)
+            else Resources(tuple(resources))
+        )
+        rows: dict[str, list] = {
+            k: []
+            for k in (
+                "requests",
+                "ids",
+                "service",
+                "namespace",
+                "priority",
+                "labels",
+                "node_selector",
+                "tolerations",
+                "anti_affinity",
+                "spread",
+                "affinity",
+            )
+        }
         for svc in services:
             vec = svc.request_vector(res)
             for r in range(svc.replicas):
@@ -398,10 +443,14 @@ class Service:
     anti_affinity: AntiAffinity | None = None
     spread: Spread | None = None
     affinity: Affinity | None = None
+    #: Disruption budget: replicas that must stay available while a drain evicts.
+    min_available: int | None = None
 
     def __post_init__(self) -> None:
         if self.replicas < 0:
             raise InvalidProblem(f"service {self.name!r}: replicas must be >= 0")
+        if self.min_available is not None and self.min_available < 0:
+            raise InvalidProblem(f"service {self.name!r}: min_available must be >= 0")
 
     def request_vector(self, resources: Resources) -> np.ndarray:
         """Requests as an int64 vector in ``resources`` order; unnamed resources are 0."""
@@ -456,17 +505,23 @@ class Problem:
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.quotas = self._quotas(quotas)
         self.current = self._current(current)
-        self.pinned = None if pinned is None else np.asarray(pinned, dtype=bool).reshape(-1)
+        self.pinned = (
+            None if pinned is None else np.asarray(pinned, dtype=bool).reshape(-1)
+        )
         if self.pinned is not None:
             if self.pinned.shape != (self.n,):
-                raise InvalidProblem(f"{name or 'problem'}: 'pinned' needs {self.n} rows")
+                raise InvalidProblem(
+                    f"{name or 'problem'}: 'pinned' needs {self.n} rows"
+                )
             if self.current is None or (self.current[self.pinned] < 0).any():
                 raise InvalidProblem(
                     f"{name or 'problem'}: a pinned container needs a current machine"
                 )
         self._warn_unknown_selectors()
 
-    def _quotas(self, quotas: Mapping[str, Mapping[str, int]] | None) -> dict[str, np.ndarray]:
+    def _quotas(
+        self, quotas: Mapping[str, Mapping[str, int]] | None
+    ) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for ns, limits in (quotas or {}).items():
             source = f"quota of namespace {ns!r}"
@@ -474,7 +529,9 @@ class Problem:
             for key, amount in limits.items():
                 value = to_int64(np.array([amount]), source=source, field=key)[0]
                 if value < 0:
-                    raise InvalidProblem(f"{source}: field {key!r}: negative amount {value}")
+                    raise InvalidProblem(
+                        f"{source}: field {key!r}: negative amount {value}"
+                    )
                 vec[self.resources.index(key, source)] = value
             out[str(ns)] = vec
         return out
@@ -482,7 +539,11 @@ class Problem:
     def _current(self, current: Any) -> np.ndarray | None:
         if current is None:
             return None
-        cur = to_int64(np.asarray(current).reshape(-1), source="current assignment", field="machine")
+        cur = to_int64(
+            np.asarray(current).reshape(-1),
+            source="current assignment",
+            field="machine",
+        )
         if cur.shape != (self.n,):
             raise InvalidProblem(
                 f"current assignment: {cur.shape[0]} rows for {self.n} containers"
@@ -541,9 +602,15 @@ class Problem:
         """True when any container carries a hard rule beyond capacity."""
         c = self.containers
         return (
-            any(x is not None for x in (
-                c.node_selector, c.anti_affinity, c.spread, c.affinity,
-            ))
+            any(
+                x is not None
+                for x in (
+                    c.node_selector,
+                    c.anti_affinity,
+                    c.spread,
+                    c.affinity,
+                )
+            )
             or (self.machines.taints is not None)
             or bool(self.quotas)
             or self.pinned is not None
@@ -551,7 +618,9 @@ class Problem:
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
-        return f"Problem({label}n={self.n}, m={self.m}, resources={self.resources.names})"
+        return (
+            f"Problem({label}n={self.n}, m={self.m}, resources={self.resources.names})"
+        )
 
     @classmethod
     def from_arrays(
@@ -590,23 +659,32 @@ class Problem:
         """
         if resources is None:
             resources = [
-                c for c in machines.columns
-                if c not in _RESERVED_MACHINE_COLUMNS and not str(c).startswith(LABEL_PREFIX)
+                c
+                for c in machines.columns
+                if c not in _RESERVED_MACHINE_COLUMNS
+                and not str(c).startswith(LABEL_PREFIX)
             ]
         missing = [r for r in resources if r not in containers.columns]
         if missing:
-            raise InvalidProblem(f"containers frame: missing resource column {missing[0]!r}")
+            raise InvalidProblem(
+                f"containers frame: missing resource column {missing[0]!r}"
+            )
         units = tuple(machines.attrs.get("units", ())) or ()
         res = Resources(tuple(resources), units)
 
         def labels_of(df: pd.DataFrame) -> dict[str, np.ndarray]:
             return {
-                c[len(LABEL_PREFIX):]: _none_for_nan(df[c].to_numpy(dtype=object))
-                for c in df.columns if str(c).startswith(LABEL_PREFIX)
+                c[len(LABEL_PREFIX) :]: _none_for_nan(df[c].to_numpy(dtype=object))
+                for c in df.columns
+                if str(c).startswith(LABEL_PREFIX)
             }
 
         def opt(df: pd.DataFrame, col: str) -> Any:
-            return None if col not in df.columns else list(_none_for_nan(df[col].to_numpy(object)))
+            return (
+                None
+                if col not in df.columns
+                else list(_none_for_nan(df[col].to_numpy(object)))
+            )
 
         mach = Machines(
             machines[list(resources)].to_numpy(),
@@ -621,10 +699,14 @@ class Problem:
         cont = Containers(
             containers[list(resources)].to_numpy(),
             res,
-            ids=containers["container"].to_numpy() if "container" in containers else None,
+            ids=containers["container"].to_numpy()
+            if "container" in containers
+            else None,
             service=opt(containers, "service"),
             namespace=opt(containers, "namespace"),
-            priority=containers["priority"].to_numpy() if "priority" in containers else None,
+            priority=containers["priority"].to_numpy()
+            if "priority" in containers
+            else None,
             labels=labels_of(containers),
             node_selector=opt(containers, "node_selector"),
             tolerations=opt(containers, "tolerations"),
@@ -653,12 +735,14 @@ class Problem:
         mdf.attrs["units"] = list(self.resources.units)
 
         cont = self.containers
-        cdf = pd.DataFrame({
-            "container": cont.ids,
-            "service": cont.service,
-            "namespace": cont.namespace,
-            "priority": cont.priority,
-        })
+        cdf = pd.DataFrame(
+            {
+                "container": cont.ids,
+                "service": cont.service,
+                "namespace": cont.namespace,
+                "priority": cont.priority,
+            }
+        )
         for k, r in enumerate(self.resources.names):
             cdf[r] = cont.requests[:, k]
         for col in ("node_selector", "anti_affinity", "spread", "affinity"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .model import Problem
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How good a placement is known to be."""
 
     OPTIMAL = "optimal"  # proven: objective equals the bound
@@ -54,7 +54,9 @@ class Placement:
         object.__setattr__(self, "status", Status(self.status))
         missing = set(np.flatnonzero(a < 0).tolist()) - set(self.reasons)
         if missing:
-            raise ValueError(f"unplaced containers without a reason: {sorted(missing)[:5]}")
+            raise ValueError(
+                f"unplaced containers without a reason: {sorted(missing)[:5]}"
+            )
 
     @property
     def n(self) -> int:
@@ -90,15 +92,19 @@ class Placement:
         if machine >= 0:
             return f"container {container} placed on machine {machine}"
         counts = self.reasons[container]
-        parts = "; ".join(f"{k}: {v} machine{'s' if v != 1 else ''}" for k, v in counts.items())
+        parts = "; ".join(
+            f"{k}: {v} machine{'s' if v != 1 else ''}" for k, v in counts.items()
+        )
         return f"container {container} not placed: {parts or 'no machines'}"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per container: ``container``, ``machine`` (-1 unplaced)."""
-        return pd.DataFrame({
-            "container": np.arange(self.n, dtype=np.int64),
-            "machine": self.assignment.astype(np.int64),
-        })
+        return pd.DataFrame(
+            {
+                "container": np.arange(self.n, dtype=np.int64),
+                "machine": self.assignment.astype(np.int64),
+            }
+        )
 
     def summary(self) -> dict[str, object]:
         """The headline numbers as a plain dict."""
@@ -253,11 +259,14 @@ def _check_capacity(problem: Problem, a: np.ndarray, placement: Placement) -> li
     cap = problem.capacity.astype(load.dtype, copy=False)
     over = np.argwhere(load > cap)
     names = problem.resources.names
-    return _listed([
-        f"capacity: {_machine(problem, j)}, {names[k]}: load {load[j, k]} > capacity "
-        f"{cap[j, k]} (overflow {load[j, k] - cap[j, k]})"
-        for j, k in over[:_EXAMPLES].tolist()
-    ], len(over))
+    return _listed(
+        [
+            f"capacity: {_machine(problem, j)}, {names[k]}: load {load[j, k]} > capacity "
+            f"{cap[j, k]} (overflow {load[j, k] - cap[j, k]})"
+            for j, k in over[:_EXAMPLES].tolist()
+        ],
+        len(over),
+    )
 
 
 def _check_state(problem: Problem, a: np.ndarray, placement: Placement) -> list[str]:
@@ -267,28 +276,37 @@ def _check_state(problem: Problem, a: np.ndarray, placement: Placement) -> list[
     down = np.flatnonzero(state == DOWN)
     new = a != problem.current if problem.current is not None else placed
     cordoned = np.flatnonzero((state == CORDONED) & new)
-    out = _listed([
-        f"down machine: {_container(problem, i)} is on down "
-        f"{_machine(problem, int(a[i]))}"
-        for i in down[:_EXAMPLES].tolist()
-    ], len(down))
-    return out + _listed([
-        f"cordoned machine: {_container(problem, i)} is newly placed on cordoned "
-        f"{_machine(problem, int(a[i]))}"
-        for i in cordoned[:_EXAMPLES].tolist()
-    ], len(cordoned))
+    out = _listed(
+        [
+            f"down machine: {_container(problem, i)} is on down "
+            f"{_machine(problem, int(a[i]))}"
+            for i in down[:_EXAMPLES].tolist()
+        ],
+        len(down),
+    )
+    return out + _listed(
+        [
+            f"cordoned machine: {_container(problem, i)} is newly placed on cordoned "
+            f"{_machine(problem, int(a[i]))}"
+            for i in cordoned[:_EXAMPLES].tolist()
+        ],
+        len(cordoned),
+    )
 
 
 def _check_pinned(problem: Problem, a: np.ndarray, placement: Placement) -> list[str]:
     if problem.pinned is None:
         return []
     bad = np.flatnonzero(problem.pinned & (a != problem.current))
-    return _listed([
-        f"pinned: {_container(problem, i)} must stay on "
-        f"{_machine(problem, int(problem.current[i]))} but is "
-        + ("unplaced" if a[i] < 0 else f"on {_machine(problem, int(a[i]))}")
-        for i in bad[:_EXAMPLES].tolist()
-    ], len(bad))
+    return _listed(
+        [
+            f"pinned: {_container(problem, i)} must stay on "
+            f"{_machine(problem, int(problem.current[i]))} but is "
+            + ("unplaced" if a[i] < 0 else f"on {_machine(problem, int(a[i]))}")
+            for i in bad[:_EXAMPLES].tolist()
+        ],
+        len(bad),
+    )
 
 
 def _check_selectors(
@@ -331,16 +349,20 @@ def _check_taints(problem: Problem, a: np.ndarray, placement: Placement) -> list
         tol_code, tol_sets = _codes(_objects(tolerations))
     pair = taint_code[a[rows]] * len(tol_sets) + tol_code[rows]
     bad_pairs = [
-        p for p in np.unique(pair).tolist()
+        p
+        for p in np.unique(pair).tolist()
         if not taint_sets[p // len(tol_sets)] <= tol_sets[p % len(tol_sets)]
     ]
     bad = rows[np.isin(pair, bad_pairs)]
-    return _listed([
-        f"taints: {_container(problem, i)} does not tolerate "
-        f"{sorted(taints[a[i]] - problem.containers.tolerations_of(i))} of "
-        f"{_machine(problem, int(a[i]))}"
-        for i in bad[:_EXAMPLES].tolist()
-    ], len(bad))
+    return _listed(
+        [
+            f"taints: {_container(problem, i)} does not tolerate "
+            f"{sorted(taints[a[i]] - problem.containers.tolerations_of(i))} of "
+            f"{_machine(problem, int(a[i]))}"
+            for i in bad[:_EXAMPLES].tolist()
+        ],
+        len(bad),
+    )
 
 
 def _check_anti_affinity(
@@ -405,9 +427,7 @@ def _check_spread(problem: Problem, a: np.ndarray, placement: Placement) -> list
         return []
     service, service_names = _codes(problem.containers.service)
     rule_code, rules = _codes(column)
-    group = np.where(
-        (rule_code >= 0) & (a >= 0), service * len(rules) + rule_code, -1
-    )
+    group = np.where((rule_code >= 0) & (a >= 0), service * len(rules) + rule_code, -1)
     selectors = problem.containers.node_selector
     domains_of: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     usable_of: dict[tuple, np.ndarray] = {}
@@ -429,9 +449,11 @@ def _check_spread(problem: Problem, a: np.ndarray, placement: Placement) -> list
         ]
         counts = np.bincount(where[where >= 0], minlength=len(values))
         signatures = {
-            (key,
-             _selector_key(None if selectors is None else selectors[i]),
-             problem.containers.tolerations_of(i))
+            (
+                key,
+                _selector_key(None if selectors is None else selectors[i]),
+                problem.containers.tolerations_of(i),
+            )
             for i in members.tolist()
         }
         for signature in signatures:

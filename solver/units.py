@@ -45,7 +45,9 @@ def to_int64(
     ``resolution`` and rounds to the nearest integer: the one place floats are rounded.
     """
     if scaling not in SCALINGS:
-        raise InvalidProblem(f"{source}: unknown scaling {scaling!r}; use {sorted(SCALINGS)}")
+        raise InvalidProblem(
+            f"{source}: unknown scaling {scaling!r}; use {sorted(SCALINGS)}"
+        )
     arr = np.asarray(values)
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64, copy=False)

@@ -38,7 +38,9 @@ def register(name: str, factory: Callable[..., Engine]) -> None:
 
 def names() -> list[str]:
     """Every engine name ``get`` accepts, in registration order."""
-    lazy = [n for n in _LAZY if n not in _FACTORIES and importlib.util.find_spec(_LAZY[n])]
+    lazy = [
+        n for n in _LAZY if n not in _FACTORIES and importlib.util.find_spec(_LAZY[n])
+    ]
     return [*_FACTORIES, *lazy]
 
 
@@ -47,7 +49,9 @@ def get(name: str, **options: object) -> Engine:
     if name not in _FACTORIES and name in _LAZY:
         importlib.import_module(_LAZY[name])
     if name not in _FACTORIES:
-        raise InvalidProblem(f"unknown engine {name!r}; known engines: {', '.join(names())}")
+        raise InvalidProblem(
+            f"unknown engine {name!r}; known engines: {', '.join(names())}"
+        )
     return _FACTORIES[name](**options)
 
 

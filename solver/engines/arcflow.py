@@ -1,0 +1,783 @@
+"""Arc-flow model for bin packing and vector packing on identical machines.
+
+Identical containers are grouped into item types with demands. The graph's nodes are
+partial machine loads reachable by packing item types in a fixed decreasing order (the
+ordering breaks the symmetry between permutations of one pattern); its arcs are item
+types, plus loss arcs into a sink. Following Brandão & Pedroso's general arc-flow with
+graph compression, nodes are relabelled with "capacity minus the longest path to the
+sink" and merged, then relabelled with "longest path from the source" and merged again.
+A source-to-sink path is a feasible machine pattern; the minimum flow covering every
+demand is an optimal packing; its LP relaxation (rounded up) is a strong lower bound.
+
+The exact model grows with the number of distinct reachable loads, so construction stops
+at a size or time budget and the caller falls back to the assignment model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bounds import martello_toth_l2
+from ..model import UP, Problem
+from . import _arcflow_kernels as kernels
+
+#: Arc budget of the graph before compression; beyond it the model is not built.
+ARC_BUDGET = 3_000_000
+#: Mixed-integer back ends reachable through ``ortools.linear_solver``.
+BACKENDS = {"highs": "HIGHS", "scip": "SCIP", "cpsat": "CP_SAT"}
+_EPS = 1e-6
+#: Columns the pricing step may add per master solve (best path per last arc).
+_COLUMNS_PER_ROUND = 10
+#: Search-tree leaves MBS' may visit to fill one bin.
+_MBS_NODES = 20_000
+#: Relative noise on item sizes when MBS' is rerun with perturbed orders.
+_PERTURB = 0.3
+#: Time the tabu search may spend on one residual problem of LP rounding.
+_RESIDUAL_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class ArcflowResult:
+    """Outcome of :func:`solve_arcflow`.
+
+    ``assignment`` (int64, shape (n,)) maps each container to a bin ``0 .. k-1``; bin
+    ``j`` is machine ``j`` (the machines are identical). It is all -1 when the status is
+    ``unknown`` and no packing within the machine count was found.
+    """
+
+    assignment: np.ndarray
+    status: str
+    objective: int | None
+    bound: int
+    seconds: float
+    backend: str
+    graph_arcs: int = 0
+
+    def __post_init__(self) -> None:
+        a = np.ascontiguousarray(self.assignment, dtype=np.int64)
+        a.setflags(write=False)
+        object.__setattr__(self, "assignment", a)
+        if self.status not in ("optimal", "feasible", "unknown"):
+            raise ValueError(f"unknown status {self.status!r}")
+        if self.objective is not None and self.bound > self.objective:
+            raise ValueError(f"bound {self.bound} above objective {self.objective}")
+        if self.status == "optimal" and self.objective != self.bound:
+            raise ValueError("status optimal needs objective == bound")
+
+
+@dataclass(frozen=True)
+class _Items:
+    """Distinct nonzero requests in packing order, their demands and their members."""
+
+    weights: np.ndarray  # int64 (t, d), decreasing
+    demands: np.ndarray  # int64 (t,)
+    members: list[np.ndarray]  # container indices of each type
+    zero: np.ndarray  # containers requesting nothing
+    cap: np.ndarray  # int64 (d,)
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """Compressed arc-flow graph; arcs are (tail, head, type or -1 for loss, copies)."""
+
+    arcs: np.ndarray  # int64 (a, 4)
+    nodes: int
+    source: int
+    sink: int
+    step2_arcs: int
+    order: np.ndarray  # nodes in topological order
+
+    def pricing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Topological order and the incoming-arc CSR used by the pricing kernel."""
+        in_start, in_arcs = _csr(self.arcs[:, 1], self.nodes)
+        return self.order, in_start, in_arcs
+
+    @property
+    def size(self) -> int:
+        """Number of arcs (item and loss arcs)."""
+        return int(self.arcs.shape[0])
+
+
+def _items(problem: Problem) -> _Items | None:
+    """Item types of an applicable problem, or None when the model does not apply."""
+    mach = problem.machines
+    if (
+        problem.m == 0
+        or problem.has_constraints
+        or (mach.state != UP).any()
+        or mach.gpus.any()
+        or (mach.capacity != mach.capacity[0]).any()
+    ):
+        return None
+    cap = np.ascontiguousarray(mach.capacity[0], dtype=np.int64)
+    req = problem.requests
+    if (req > cap).any():
+        return None
+    nonzero = np.flatnonzero(req.any(axis=1))
+    uniq, inverse = np.unique(req[nonzero], axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    share = (uniq / np.maximum(cap, 1)).sum(axis=1)
+    keys = [uniq[:, j] for j in range(uniq.shape[1] - 1, -1, -1)]
+    order = np.lexsort([*keys, share])[::-1]
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    type_of = rank[inverse]
+    members = [[] for _ in range(order.shape[0])]
+    for i, t in zip(nonzero.tolist(), type_of.tolist(), strict=True):
+        members[t].append(i)
+    return _Items(
+        weights=np.ascontiguousarray(uniq[order], dtype=np.int64),
+        demands=np.bincount(type_of, minlength=order.shape[0]).astype(np.int64),
+        members=[np.array(x, dtype=np.int64) for x in members],
+        zero=np.flatnonzero(~req.any(axis=1)),
+        cap=cap,
+    )
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=start[1:])
+    return start, order.astype(np.int64)
+
+
+def _merge(
+    labels: np.ndarray, arcs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge nodes with equal labels; returns (unique labels, node map, merged arcs).
+
+    Loss arcs that become loops are dropped and parallel copies of an arc are merged.
+    """
+    uniq, inverse = _unique_rows(labels)
+    tail = inverse[arcs[:, 0]]
+    head = inverse[arcs[:, 1]]
+    keep = tail != head
+    stacked = np.stack([tail[keep], head[keep], arcs[keep, 2], arcs[keep, 3]], axis=1)
+    merged, _ = _unique_rows(stacked)
+    return uniq, inverse, np.ascontiguousarray(merged, dtype=np.int64)
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct rows and the inverse map; one int64 key per row when it fits."""
+    if rows.shape[0] == 0:
+        return rows, np.zeros(0, np.int64)
+    low = rows.min(axis=0)
+    span = rows.max(axis=0) - low + 1
+    if math.prod(int(x) for x in span) >= 2**62:
+        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    weight = np.ones(rows.shape[1], np.int64)
+    for j in range(rows.shape[1] - 2, -1, -1):
+        weight[j] = weight[j + 1] * span[j + 1]
+    keys = (rows - low) @ weight
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1)
+
+
+def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
+    """Step-2 graph, then main and final compression; None beyond a budget."""
+    weights, cap = items.weights, items.cap
+    d = cap.shape[0]
+    state = kernels.new_graph(d, 1024)
+    for t in range(weights.shape[0]):
+        copies = int(min(items.demands[t], _fit_count(weights[t], cap)))
+        state = kernels.add_level(*state, weights[t], copies, cap, t, max_arcs)
+        if state[3][1] > max_arcs or time.perf_counter() > deadline:
+            return None
+    _loads, _, arcs, counts = state
+    n_nodes, n_arcs = int(counts[0]), int(counts[1])
+    arcs = np.ascontiguousarray(arcs[:n_arcs])
+
+    # main compression: capacity minus the longest path to the sink; a node's level
+    # only grows along arcs, so decreasing ids are a reverse topological order
+    out_start, out_arcs = _csr(arcs[:, 0], n_nodes)
+    order = np.arange(n_nodes - 1, -1, -1, dtype=np.int64)
+    phi = kernels.label_to_sink(order, out_start, out_arcs, arcs, weights, cap)
+    labels, inverse, arcs = _merge(phi, arcs)
+    source, sink = int(inverse[0]), int(inverse[n_nodes - 1])
+    n_nodes = labels.shape[0]
+    if time.perf_counter() > deadline:
+        return None
+
+    # final compression: the longest path from the source; every remaining arc raises
+    # the sum of the main label, which orders the nodes topologically
+    in_start, in_arcs = _csr(arcs[:, 1], n_nodes)
+    order = np.argsort(labels.sum(axis=1), kind="stable").astype(np.int64)
+    psi = kernels.label_from_source(order, in_start, in_arcs, arcs, weights, source)
+    labels, inverse, arcs = _merge(psi, arcs)
+    return _Graph(
+        arcs=arcs,
+        nodes=labels.shape[0],
+        source=int(inverse[source]),
+        sink=int(inverse[sink]),
+        step2_arcs=n_arcs,
+        order=np.argsort(labels.sum(axis=1), kind="stable").astype(np.int64),
+    )
+
+
+def _fit_count(weight: np.ndarray, cap: np.ndarray) -> int:
+    positive = weight > 0
+    return int((cap[positive] // weight[positive]).min())
+
+
+def arcflow_size_estimate(
+    problem: Problem, *, max_arcs: int = ARC_BUDGET
+) -> int | None:
+    """Arcs of the compressed arc-flow graph, or None when the model does not apply.
+
+    None also means the graph would exceed ``max_arcs`` before compression (or five
+    seconds of construction), i.e. :func:`solve_arcflow` would give up as well.
+    """
+    items = _items(problem)
+    if items is None:
+        return None
+    _warm_kernels()
+    graph = _build(items, max_arcs, time.perf_counter() + 5.0)
+    return None if graph is None else graph.size
+
+
+def _warm_kernels() -> None:
+    """Run every kernel on a one-item graph so compilation stays out of time budgets."""
+    one = np.ones((1, 1), np.int64)
+    items = _Items(one, np.ones(1, np.int64), [np.zeros(1, np.int64)],
+                   np.zeros(0, np.int64), np.full(1, 2, np.int64))
+    graph = _build(items, ARC_BUDGET, math.inf)
+    order, in_start, in_arcs = graph.pricing()
+    kernels.longest_paths(order, in_start, in_arcs, graph.arcs, np.ones(1), 0)
+    twice = np.full(1, 2, np.int64)
+    kernels.first_fit_decreasing(one, np.ones(1, np.int64), twice)
+    kernels.best_fit_decreasing(one, np.ones(1, np.int64), twice)
+    kernels.minimum_bin_slack(one, np.ones(1, np.int64), twice, np.zeros(1, np.int64), 9)
+    kernels.target_search(one, twice, np.zeros(1, np.int64), 1, np.zeros(1, np.int64),
+                          np.zeros(1, np.int64), 0, 1)
+
+
+def _lower_bound(items: _Items) -> int:
+    """Martello & Toth's L2 bound of each dimension (at least the continuous bound)."""
+    total = (items.weights * items.demands[:, None]).sum(axis=0)
+    best = int((-(-total // np.maximum(items.cap, 1))).max(initial=0))
+    for j in range(items.cap.shape[0]):
+        sizes = np.repeat(items.weights[:, j], items.demands)
+        best = max(best, martello_toth_l2(sizes, int(items.cap[j])))
+    return best
+
+
+def _patterns(items: _Items, where: np.ndarray, bins: int) -> list[list[int]]:
+    """Bin contents from the bin of each copy (copies numbered type by type)."""
+    types = np.repeat(np.arange(items.demands.shape[0]), items.demands)
+    patterns: list[list[int]] = [[] for _ in range(int(bins))]
+    for b, t in zip(where.tolist(), types.tolist(), strict=True):
+        patterns[b].append(t)
+    return [p for p in patterns if p]
+
+
+def _greedy(items: _Items) -> list[list[int]]:
+    """The best of first fit, best fit and MBS' over the types in decreasing order."""
+    w, dem, cap = items.weights, items.demands, items.cap
+    order = np.arange(dem.shape[0], dtype=np.int64)
+    runs = [
+        kernels.first_fit_decreasing(w, dem, cap),
+        kernels.best_fit_decreasing(w, dem, cap),
+        kernels.minimum_bin_slack(w, dem, cap, order, _MBS_NODES),
+    ]
+    where, bins = min(runs, key=lambda run: run[1])
+    return _patterns(items, where, bins)
+
+
+def _perturbed_mbs(
+    items: _Items, target: int, deadline: float, seed: int, runs: int
+) -> list[list[int]] | None:
+    """MBS' over randomly perturbed type orders; the first packing into ``target``
+    bins or fewer, else None once ``runs`` orders or the time are spent."""
+    rng = np.random.default_rng(seed)
+    w, dem, cap = items.weights, items.demands, items.cap
+    size = (w / np.maximum(cap, 1)).sum(axis=1)
+    for _ in range(runs):
+        if time.perf_counter() > deadline:
+            break
+        noise = rng.uniform(1 - _PERTURB, 1 + _PERTURB, size.shape[0])
+        order = np.argsort(-size * noise, kind="stable").astype(np.int64)
+        where, bins = kernels.minimum_bin_slack(w, dem, cap, order, _MBS_NODES)
+        if bins <= target:
+            return _patterns(items, where, bins)
+    return None
+
+
+def _target_search(
+    items: _Items, start: list[list[int]], target: int, deadline: float, seed: int
+) -> list[list[int]] | None:
+    """Tabu search from ``start`` for a packing into ``target`` bins, or None.
+
+    The fullest ``target`` bins of ``start`` are kept and the other bins' items go,
+    largest first, to the bin with the most room, possibly overloading it; the
+    search then removes the overload.
+    """
+    if target < 1:
+        return None
+    cap = items.cap
+    size = (items.weights / np.maximum(cap, 1)).sum(axis=1)
+    fills = [float(size[p].sum()) for p in start]
+    keep = sorted(range(len(start)), key=lambda b: -fills[b])
+    types = np.array([t for b in keep for t in start[b]], dtype=np.int64)
+    assign = np.array(
+        [min(r, target) for r, b in enumerate(keep) for _ in start[b]], dtype=np.int64
+    )
+    room = np.zeros(target)
+    for r in range(min(target, len(keep))):
+        room[r] = 1.0 * cap.shape[0] - fills[keep[r]]
+    for i in np.flatnonzero(assign == target)[np.argsort(-size[types[assign == target]])]:
+        b = int(np.argmax(room))
+        assign[i] = b
+        room[b] -= size[types[i]]
+    weights = np.ascontiguousarray(items.weights[types])
+    tabu = np.zeros(types.shape[0], np.int64)
+    clock = np.zeros(1, np.int64)
+    chunk = 200
+    while time.perf_counter() < deadline:
+        seed += 1
+        if kernels.target_search(weights, cap, assign, target, tabu, clock, seed, chunk):
+            patterns: list[list[int]] = [[] for _ in range(target)]
+            for t, b in zip(types.tolist(), assign.tolist(), strict=True):
+                patterns[b].append(t)
+            return [p for p in patterns if p]
+    return None
+
+
+def _patterns_from_hint(
+    items: _Items, hint: np.ndarray, n: int
+) -> list[list[int]] | None:
+    """Patterns of a complete capacity-feasible assignment, or None if it is not one."""
+    hint = np.asarray(hint).reshape(-1)
+    if hint.shape != (n,) or (hint < 0).any():
+        return None
+    patterns: dict[int, list[int]] = defaultdict(list)
+    loads: dict[int, np.ndarray] = {}
+    for t, members in enumerate(items.members):
+        for i in members.tolist():
+            b = int(hint[i])
+            patterns[b].append(t)
+            loads[b] = loads.get(b, 0) + items.weights[t]
+            if (loads[b] > items.cap).any():
+                return None
+    return list(patterns.values())
+
+
+def _decompose(graph: _Graph, flow: np.ndarray) -> list[tuple[list[int], float]]:
+    """Split a flow on the arcs into source-to-sink paths (patterns) with amounts."""
+    arcs = graph.arcs
+    rest = flow.astype(np.float64).copy()
+    out: dict[int, list[int]] = defaultdict(list)
+    for a in np.flatnonzero(rest > _EPS).tolist():
+        out[int(arcs[a, 0])].append(a)
+    paths = []
+    while True:
+        arcs_used, u = [], graph.source
+        while u != graph.sink:
+            arcs_here = out[u]
+            while arcs_here and rest[arcs_here[-1]] <= _EPS:
+                arcs_here.pop()
+            if not arcs_here:
+                break
+            a = arcs_here[-1]
+            arcs_used.append(a)
+            u = int(arcs[a, 1])
+        if u != graph.sink or not arcs_used:
+            return paths
+        amount = float(rest[arcs_used].min())
+        rest[arcs_used] -= amount
+        pattern = [int(arcs[a, 2]) for a in arcs_used for _ in range(arcs[a, 3])]
+        if pattern:
+            paths.append((pattern, amount))
+
+
+def _assign(items: _Items, patterns: list[list[int]], n: int) -> tuple[np.ndarray, int]:
+    """Containers onto pattern bins; surplus copies are dropped, empty bins removed."""
+    assignment = np.full(n, -1, np.int64)
+    left = [m.tolist() for m in items.members]
+    bins = 0
+    for pattern in patterns:
+        used = False
+        for t in pattern:
+            if left[t]:
+                assignment[left[t].pop()] = bins
+                used = True
+        bins += used
+    if items.zero.shape[0]:
+        bins = max(bins, 1)
+        assignment[items.zero] = 0
+    return assignment, bins
+
+
+class _Master:
+    """Restricted master LP over patterns (paths of the graph), solved by GLOP.
+
+    Its optimum over all paths equals the arc-flow LP relaxation (flow decomposition),
+    so column generation with a longest-path pricing over the compressed graph gives
+    the arc-flow bound at a fraction of the cost of the full LP.
+    """
+
+    def __init__(self, graph: _Graph, items: _Items, patterns: list[list[int]]) -> None:
+        from ortools.linear_solver import pywraplp
+
+        self.pywraplp = pywraplp
+        self.graph = graph
+        self.pricing = graph.pricing()
+        self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        self.rows = [
+            self.lp.Constraint(float(b), self.lp.infinity(), f"demand[{t}]")
+            for t, b in enumerate(items.demands)
+        ]
+        self.objective = self.lp.Objective()
+        self.objective.SetMinimization()
+        self.columns: list[list[int]] = []
+        self.vars: list = []
+        self.farley = 0.0
+        self.per_round = _COLUMNS_PER_ROUND
+        for pattern in patterns:
+            self.add(pattern)
+
+    def add(self, pattern: list[int]) -> None:
+        """Add a pattern (item types with repeats) as a column."""
+        var = self.lp.NumVar(0, self.lp.infinity(), f"p[{len(self.vars)}]")
+        for t, c in zip(*np.unique(pattern, return_counts=True), strict=True):
+            self.rows[int(t)].SetCoefficient(var, float(c))
+        self.objective.SetCoefficient(var, 1)
+        self.vars.append(var)
+        self.columns.append(list(pattern))
+
+    def set_demands(self, demands: np.ndarray) -> None:
+        """Change the demand each item type must meet."""
+        for row, b in zip(self.rows, demands.tolist(), strict=True):
+            row.SetLb(float(b))
+
+    def optimize(self, deadline: float) -> float | None:
+        """Column generation to the LP optimum; None if time runs out first.
+
+        ``farley`` keeps the best Lagrangian (Farley) bound seen, valid even then.
+        """
+        order, in_start, in_arcs = self.pricing
+        g = self.graph
+        while time.perf_counter() < deadline:
+            if self.lp.Solve() != self.pywraplp.Solver.OPTIMAL:
+                return None
+            value = self.objective.Value()
+            duals = np.array([max(row.dual_value(), 0.0) for row in self.rows])
+            best, pred = kernels.longest_paths(
+                order, in_start, in_arcs, g.arcs, duals, g.source
+            )
+            self.farley = max(self.farley, value / max(best[g.sink], 1.0))
+            if best[g.sink] <= 1 + 1e-9:
+                return value
+            self._add_best(best, pred, duals)
+        return None
+
+    def _add_best(self, best: np.ndarray, pred: np.ndarray, duals: np.ndarray) -> None:
+        """Add the most profitable paths through the sink's distinct last arcs."""
+        g = self.graph
+        _, in_start, in_arcs = self.pricing
+        last = in_arcs[in_start[g.sink] : in_start[g.sink + 1]]
+        tails = g.arcs[last, 0]
+        gain = best[tails] + np.where(
+            g.arcs[last, 2] >= 0, duals[g.arcs[last, 2]] * g.arcs[last, 3], 0.0
+        )
+        seen = set()
+        for k in np.argsort(-gain)[: self.per_round]:
+            if gain[k] <= 1 + 1e-9:
+                break
+            pattern, a = [], int(last[k])
+            while a >= 0:
+                t, copies = int(g.arcs[a, 2]), int(g.arcs[a, 3])
+                pattern.extend([t] * (copies if t >= 0 else 0))
+                a = int(pred[g.arcs[a, 0]])
+            key = tuple(sorted(pattern))
+            if key not in seen:
+                seen.add(key)
+                self.add(pattern)
+
+    def values(self) -> list[float]:
+        """Current amount of each column."""
+        return [v.solution_value() for v in self.vars]
+
+
+def _fix(chosen: list[tuple[list[int], int]], demands: np.ndarray) -> list[list[int]]:
+    """Copies of patterns trimmed to the remaining ``demands`` (updated in place)."""
+    fixed = []
+    for pattern, copies in chosen:
+        for _ in range(copies):
+            kept = []
+            for t in pattern:
+                if demands[t] > 0:
+                    demands[t] -= 1
+                    kept.append(t)
+            if not kept:
+                break
+            fixed.append(kept)
+    return fixed
+
+
+def _dive(
+    master: _Master, items: _Items, target: int, deadline: float, seed: int
+) -> list[list[int]] | None:
+    """Round the LP by diving: fix whole patterns, re-optimise the rest, repeat.
+
+    Each round tries, in turn, to fix every pattern the LP uses at least once (rounded
+    down), the pattern with the largest amount (rounded down, at least once), and that
+    pattern once, keeping the first whose rest's LP still allows ``target`` machines
+    (else the one that allows the fewest); surplus copies are trimmed. After each
+    round the residual items are handed to MBS' and the tabu search, aimed at the
+    machines ``target`` leaves for them (residual rounding).
+    """
+    demands = items.demands.copy()
+    patterns: list[list[int]] = []
+    try:
+        while demands.any():
+            if patterns:
+                rest = _complete(items, demands, target - len(patterns), deadline, seed)
+                if rest is not None:
+                    return patterns + rest
+            master.set_demands(demands)
+            if master.optimize(deadline) is None:
+                return None
+            amounts = master.values()
+            whole = [
+                (master.columns[k], math.floor(a + _EPS))
+                for k, a in enumerate(amounts) if a >= 1 - _EPS
+            ]
+            top = int(np.argmax(amounts))
+            options = [whole] if whole else []
+            copies = max(1, math.floor(amounts[top] + _EPS))
+            options.append([(master.columns[top], copies)])
+            options.append([(master.columns[top], 1)])
+            best = None
+            for option in options:
+                trial = demands.copy()
+                fixed = _fix(option, trial)
+                master.set_demands(trial)
+                rest = master.optimize(deadline)
+                if rest is None:
+                    return None
+                reach = len(patterns) + len(fixed) + math.ceil(rest - _EPS)
+                if best is None or reach < best[0]:
+                    best = (reach, trial, fixed)
+                if reach <= target:
+                    break
+            _, demands, fixed = best
+            patterns.extend(fixed)
+    finally:
+        master.set_demands(items.demands)
+    return patterns
+
+
+def _complete(
+    items: _Items, demands: np.ndarray, target: int, deadline: float, seed: int
+) -> list[list[int]] | None:
+    """Packing of ``demands`` copies of the item types into ``target`` bins, or None;
+    a short heuristic attempt (residual problems of LP rounding are small)."""
+    if target < 1:
+        return None
+    sub = _Items(items.weights, demands.copy(), [], items.zero, items.cap)
+    start = _greedy(sub)
+    if len(start) <= target:
+        return start
+    now = time.perf_counter()
+    until = min(deadline, now + _RESIDUAL_SECONDS)
+    return _target_search(sub, start, target, until, seed)
+
+
+class _FlowModel:
+    """Min-flow program over the compressed graph, through ``ortools.linear_solver``.
+
+    The model is written once through GLOP's interface, exported as a proto with
+    integral variables and loaded into the chosen mixed-integer back end.
+    """
+
+    def __init__(self, lp) -> None:
+        from ortools.linear_solver import pywraplp
+
+        self.pywraplp = pywraplp
+        self.lp = lp
+
+    @classmethod
+    def build(
+        cls, graph: _Graph, items: _Items, upper: int, deadline: float
+    ) -> _FlowModel | None:
+        """The model with flows at most ``upper``; None if ``deadline`` passes first."""
+        from ortools.linear_solver import pywraplp
+
+        s = pywraplp.Solver.CreateSolver("GLOP")
+        arcs = graph.arcs
+        z = s.NumVar(0, upper, "z")
+        node_row = [s.Constraint(0, 0, f"flow[{u}]") for u in range(graph.nodes)]
+        node_row[graph.source].SetCoefficient(z, -1)
+        demand_row = [
+            s.Constraint(float(b), s.infinity(), f"demand[{t}]")
+            for t, b in enumerate(items.demands)
+        ]
+        for a, (u, v, t, c) in enumerate(arcs.tolist()):
+            if a % 4096 == 0 and time.perf_counter() > deadline:
+                return None
+            var = s.NumVar(0, upper, f"x[{a}]")
+            node_row[u].SetCoefficient(var, 1)
+            if v != graph.sink:
+                node_row[v].SetCoefficient(var, -1)
+            if t >= 0:
+                demand_row[t].SetCoefficient(var, c)
+        s.Minimize(z)
+        return cls(s)
+
+    def integer(
+        self, low: int, high: int, backend: str, seconds: float, workers: int, seed: int
+    ) -> tuple[str, np.ndarray | None, float]:
+        """Integer flow with ``low <= z <= high``: (outcome, flows, best bound)."""
+        from ortools.linear_solver import linear_solver_pb2
+
+        proto = linear_solver_pb2.MPModelProto()
+        self.lp.ExportModelToProto(proto)
+        for var in proto.variable:
+            var.is_integer = True
+        proto.variable[0].lower_bound = low
+        proto.variable[0].upper_bound = high
+        solver = self.pywraplp.Solver.CreateSolver(BACKENDS[backend])
+        began = time.perf_counter()
+        solver.LoadModelFromProto(proto)
+        seconds -= time.perf_counter() - began
+        if seconds < 0.05:
+            return "unknown", None, float(low)
+        solver.SetTimeLimit(max(1, int(seconds * 1000)))
+        solver.SetNumThreads(max(1, workers))
+        if backend == "scip":
+            solver.SetSolverSpecificParametersAsString(
+                f"randomization/randomseedshift = {seed}\n"
+            )
+        elif backend == "cpsat":
+            solver.SetSolverSpecificParametersAsString(f"random_seed:{seed}")
+        status = solver.Solve()
+        codes = self.pywraplp.Solver
+        if status == codes.INFEASIBLE:
+            return "infeasible", None, float(high + 1)
+        if status not in (codes.OPTIMAL, codes.FEASIBLE):
+            return "unknown", None, float(low)
+        flow = np.rint([v.solution_value() for v in solver.variables()[1:]])
+        outcome = "optimal" if status == codes.OPTIMAL else "feasible"
+        return outcome, flow, solver.Objective().BestBound()
+
+
+def solve_arcflow(
+    problem: Problem,
+    *,
+    time_limit: float,
+    workers: int = 1,
+    seed: int = 0,
+    hint: np.ndarray | None = None,
+    backend: str = "scip",
+    max_arcs: int = ARC_BUDGET,
+) -> ArcflowResult | None:
+    """Minimise the machines used by an arc-flow model; None when it does not apply.
+
+    Not applicable (None): machines that differ, are not all up, or carry GPUs; any
+    constraint beyond capacity; a container larger than a machine; a graph beyond
+    ``max_arcs`` or beyond a third of the time limit to build (unless the heuristics
+    already reach the simple lower bound); or more machines needed than the problem
+    has (the caller's model then decides what to leave unplaced).
+    ``hint`` (int, shape (n,)) is a complete assignment used as a starting incumbent.
+
+    Stages, each stopped by the clock: first fit, best fit and MBS' packings; a tabu
+    search for a packing meeting the L2 bound; the graph and its LP bound (column
+    generation); perturbed MBS' and the tabu search aimed at that bound; LP diving;
+    the integer flow program on ``backend`` with the time left. The result is the best
+    packing found with the best bound proven.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; use one of {sorted(BACKENDS)}")
+    _warm_kernels()
+    start = time.perf_counter()
+    end = start + time_limit
+    items = _items(problem)
+    if items is None:
+        return None
+    n = problem.n
+    bound = max(_lower_bound(items), min(n, 1))
+    if bound > problem.m:
+        return None
+    incumbent = _greedy(items)
+    if hint is not None:
+        hinted = _patterns_from_hint(items, hint, n)
+        if hinted is not None and len(hinted) < len(incumbent):
+            incumbent = hinted
+    stage = "heuristic"
+
+    def result(status: str, patterns: list[list[int]] | None, arcs: int = 0):
+        assignment, objective = _assign(items, patterns or [], n)
+        if patterns is None or objective > problem.m:
+            assignment, objective, status = np.full(n, -1, np.int64), None, "unknown"
+        elif objective == bound:
+            status = "optimal"
+        return ArcflowResult(
+            assignment, status, objective, bound,
+            time.perf_counter() - start, stage, arcs,
+        )
+
+    def improve(target: int, share: float) -> None:
+        """Perturbed MBS' then the tabu search for ``target`` bins, in ``share`` of
+        the time left."""
+        nonlocal incumbent, stage
+        if len(incumbent) <= target:
+            return
+        now = time.perf_counter()
+        until = now + share * max(end - now, 0.0)
+        found = _perturbed_mbs(items, target, now + 0.2 * (until - now), seed, 50)
+        if found is None:
+            found = _target_search(items, incumbent, target, until, seed)
+        if found is not None and len(found) < len(incumbent):
+            incumbent, stage = found, "heuristic"
+
+    improve(bound, 0.1)
+    if len(incumbent) <= bound:
+        return result("optimal", incumbent)
+    graph = _build(items, max_arcs, min(end, start + max(0.5, time_limit / 3)))
+    if graph is None:
+        return None
+
+    master = _Master(graph, items, incumbent)
+    relaxed = master.optimize(end)
+    lp_value = master.farley if relaxed is None else relaxed
+    bound = max(bound, math.ceil(lp_value - _EPS))
+    if bound > problem.m:
+        return None
+    improve(bound, 0.3)
+    # dives with one and with several new columns per round find different packings
+    dive_end = time.perf_counter() + 0.3 * max(end - time.perf_counter(), 0.0)
+    for per_round in (_COLUMNS_PER_ROUND, 1, _COLUMNS_PER_ROUND, 1):
+        if relaxed is None or len(incumbent) <= bound or time.perf_counter() > dive_end:
+            break
+        master.per_round = per_round
+        dived = _dive(master, items, bound, dive_end, seed)
+        if dived is not None and len(dived) < len(incumbent):
+            incumbent, stage = dived, "arcflow-lp"
+    if len(incumbent) <= bound:
+        return result("optimal", incumbent, graph.size)
+
+    # ask for a packing strictly better than the incumbent, no better than the bound
+    high = min(len(incumbent), problem.m + 1) - 1
+    model = _FlowModel.build(graph, items, high + 1, end)
+    left = end - time.perf_counter()
+    if model is not None and left > 0.05:
+        outcome, flow, best = model.integer(bound, high, backend, left, workers, seed)
+        if outcome == "infeasible":
+            bound = high + 1
+            if bound > problem.m:
+                return None
+        elif flow is not None:
+            paths = _decompose(graph, flow)
+            incumbent = [p for p, amount in paths for _ in range(round(amount))]
+            stage = f"arcflow/{backend}"
+            if outcome == "optimal":
+                bound = max(bound, len(incumbent))
+            else:
+                bound = max(bound, min(math.ceil(best - _EPS), len(incumbent)))
+    return result("feasible", incumbent, graph.size)

@@ -1,0 +1,492 @@
+"""The ``cpsat`` engine: an exact CP-SAT model with three objectives.
+
+``min-machines`` (default) packs every container on the fewest machines, ``max-placed``
+places the most priority-weighted containers when not everything fits (then uses the
+fewest machines), ``min-moves`` repairs a current assignment with the fewest moves. The
+model (``_cpsat_model``) aggregates identical containers into integer counts, breaks
+symmetry between identical machines, starts from the best greedy placement and is cut by
+the lower bound; one-dimensional instances can go to the arc-flow formulation instead.
+The engine never returns anything worse than its greedy start.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..errors import InvalidProblem, PlacementError
+from ..explain import why_not
+from ..model import DOWN, Problem
+from ..placement import Placement, Status
+from . import register
+from ._cpsat_model import OBJECTIVES, ModelVars, build_model, extract
+
+HINT_ENGINES = ("ffd", "bfd", "dot", "k8s-most")
+FORMULATIONS = ("auto", "assignment", "arcflow")
+MOVE_WEIGHTS = ("count", "size")
+_LOG_LINE = re.compile(r"^#(\w+)\s+([\d.]+)s\s+best:(\S+)\s+next:\[([^,\]]*)")
+_STATUS = {
+    cp_model.OPTIMAL: Status.OPTIMAL,
+    cp_model.FEASIBLE: Status.FEASIBLE,
+    cp_model.INFEASIBLE: Status.INFEASIBLE,
+    cp_model.UNKNOWN: Status.UNKNOWN,
+}
+
+
+@dataclass
+class Solved:
+    """A raw CP-SAT outcome in problem terms, before it becomes a Placement."""
+
+    assignment: np.ndarray | None
+    status: Status
+    objective: float | None
+    bound: float | None
+
+
+def lower_bound(problem: Problem) -> int:
+    """Machines any complete placement needs: the project bound, else a volume bound."""
+    try:
+        from ..bounds import lower_bound as project_bound
+    except ImportError:
+        project_bound = None
+    up = problem.machines.state != DOWN
+    demand = problem.requests.sum(axis=0)
+    best = 0
+    for k in range(problem.d):
+        if demand[k] == 0:
+            continue
+        cum = np.cumsum(np.sort(problem.capacity[up, k])[::-1])
+        best = max(best, int(np.searchsorted(cum, demand[k])) + 1)
+    if project_bound is not None:
+        best = max(best, int(project_bound(problem)))
+    return best
+
+
+def best_hint(
+    problem: Problem, engines: tuple[str, ...], seed: int = 0
+) -> Placement | None:
+    """The best placement among the greedy ``engines`` that exist (most placed, fewest
+    machines); None when none of them is available."""
+    from . import names, place
+
+    known = set(names())
+    best = None
+    for name in engines:
+        if name not in known:
+            continue
+        pl = place(problem, engine=name, seed=seed, check=False)
+        key = (_unplaced_weight(problem, pl.assignment), pl.machines_used)
+        if best is None or key < best[0]:
+            best = (key, pl)
+    return None if best is None else best[1]
+
+
+def _unplaced_weight(problem: Problem, assignment: np.ndarray) -> int:
+    """Priority-weighted count of unplaced containers (weights start at 1)."""
+    prio = problem.containers.priority
+    low = int(prio.min()) if problem.n else 0
+    return int((prio[assignment < 0] - low + 1).sum())
+
+
+def _moves(problem: Problem, assignment: np.ndarray, mv: ModelVars | None) -> int:
+    """Weighted number of containers whose machine differs from the current one."""
+    cur = problem.current
+    moved = (cur >= 0) & (assignment != cur)
+    if mv is None:
+        return int(moved.sum())
+    weight = np.ones(problem.n, np.int64)
+    for g, members in enumerate(mv.groups):
+        weight[members] = mv.placed_weight[g]
+    return int(weight[moved].sum())
+
+
+class _Progress:
+    """Turns CP-SAT log lines into one-line progress messages."""
+
+    def __init__(self, sink: Callable[[str], None], label: str) -> None:
+        self.sink = sink
+        self.label = label
+
+    def __call__(self, line: str) -> None:
+        match = _LOG_LINE.match(line)
+        if match:
+            kind, seconds, best, nxt = match.groups()
+            self.sink(
+                f"{self.label}: {seconds}s best {best} bound {nxt or best} ({kind})"
+            )
+
+
+def solve_model(
+    model: cp_model.CpModel,
+    *,
+    time_limit: float | None,
+    workers: int,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+    deterministic_limit: float | None = None,
+    label: str = "cpsat",
+) -> tuple[cp_model.CpSolver, int]:
+    """Run CP-SAT with the engine's parameters; returns the solver and its status."""
+    solver = cp_model.CpSolver()
+    params = solver.parameters
+    if time_limit is not None:
+        params.max_time_in_seconds = max(0.01, float(time_limit))
+    if deterministic_limit is not None:
+        params.max_deterministic_time = float(deterministic_limit)
+    params.num_workers = int(workers)
+    params.random_seed = int(seed)
+    if progress is not None:
+        params.log_search_progress = True
+        params.log_to_stdout = False
+        solver.log_callback = _Progress(progress, label)
+    status = solver.solve(model)
+    return solver, status
+
+
+def _arcflow_size(problem: Problem) -> int | None:
+    """Size of the arc-flow graph when that formulation applies, else None."""
+    try:
+        from .arcflow import arcflow_size_estimate
+    except ImportError:
+        return None
+    return arcflow_size_estimate(problem)
+
+
+def choose_formulation(problem: Problem, assignment_size: int, formulation: str) -> str:
+    """``arcflow`` where it applies and is estimated smaller than the assignment."""
+    if formulation == "assignment":
+        return "assignment"
+    size = _arcflow_size(problem)
+    if size is None:
+        if formulation == "arcflow":
+            raise InvalidProblem(
+                f"{problem.name or 'problem'}: the arc-flow formulation does not apply "
+                "(it needs identical machines and no placement rules)"
+            )
+        return "assignment"
+    return (
+        "arcflow"
+        if formulation == "arcflow" or size < assignment_size
+        else "assignment"
+    )
+
+
+def _solve_arcflow(
+    problem: Problem,
+    time_limit: float | None,
+    workers: int,
+    seed: int,
+    hint: np.ndarray | None,
+) -> Solved | None:
+    """The arc-flow formulation's result, or None when it gives up on ``problem``."""
+    from .arcflow import solve_arcflow
+
+    res = solve_arcflow(
+        problem,
+        time_limit=10.0 if time_limit is None else time_limit,
+        workers=max(1, workers),
+        seed=seed,
+        hint=hint,
+    )
+    if res is None:
+        return None
+    found = res.objective is not None
+    return Solved(
+        np.asarray(res.assignment, np.int64) if found else None,
+        Status(res.status),
+        res.objective,
+        res.bound,
+    )
+
+
+@dataclass
+class CpsatEngine:
+    """Exact CP-SAT engine; see the module docstring for the objectives."""
+
+    objective: str = "min-machines"
+    time_limit: float | None = 10.0
+    workers: int = 0
+    seed: int = 0
+    progress: Callable[[str], None] | None = None
+    max_machines: int | None = None
+    move_weight: str = "count"
+    formulation: str = "auto"
+    hints: tuple[str, ...] = HINT_ENGINES
+    name: str = "cpsat"
+
+    def __post_init__(self) -> None:
+        for value, allowed, what in (
+            (self.objective, OBJECTIVES, "objective"),
+            (self.move_weight, MOVE_WEIGHTS, "move_weight"),
+            (self.formulation, FORMULATIONS, "formulation"),
+        ):
+            if value not in allowed:
+                raise InvalidProblem(
+                    f"cpsat engine: option {what}={value!r}; "
+                    f"use one of {', '.join(allowed)}"
+                )
+        if self.workers < 0:
+            raise InvalidProblem(
+                "cpsat engine: option workers must be >= 0 (0 = all cores)"
+            )
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise InvalidProblem("cpsat engine: option time_limit must be positive")
+
+    def options(self) -> dict[str, object]:
+        """Options as recorded on the Placement."""
+        return {
+            "objective": self.objective,
+            "time_limit": self.time_limit,
+            "workers": self.workers,
+            "max_machines": self.max_machines,
+            "move_weight": self.move_weight,
+            "formulation": self.formulation,
+        }
+
+    def solve(
+        self, problem: Problem, *, time_limit: float | None = None, seed: int = 0
+    ) -> Placement:
+        """Place ``problem`` under this engine's objective; the result is never worse
+        than the best greedy start."""
+        start = time.perf_counter()
+        limit = self.time_limit if time_limit is None else time_limit
+        seed = seed or self.seed
+        if self.objective == "min-moves":
+            solved = self._min_moves(problem, limit, seed, start)
+        else:
+            solved = self._pack(problem, self.objective, limit, seed, start)
+        assignment = solved.assignment
+        if assignment is None:
+            assignment = np.full(problem.n, -1, np.int64)
+            reasons = {i: {"time limit": problem.m} for i in range(problem.n)}
+        else:
+            reasons = why_not(problem, assignment)
+        status = solved.status
+        if status is Status.FEASIBLE and reasons:
+            status = Status.PARTIAL
+        return Placement(
+            assignment=assignment,
+            engine=self.name,
+            status=status,
+            seconds=time.perf_counter() - start,
+            objective=solved.objective,
+            bound=solved.bound,
+            reasons=reasons,
+            options=self.options(),
+        )
+
+    def _remaining(self, limit: float | None, start: float) -> float | None:
+        return (
+            None if limit is None else max(0.05, limit - (time.perf_counter() - start))
+        )
+
+    def _pack(
+        self,
+        problem: Problem,
+        objective: str,
+        limit: float | None,
+        seed: int,
+        start: float,
+    ) -> Solved:
+        """min-machines or max-placed."""
+        if problem.n == 0:
+            return Solved(np.zeros(0, np.int64), Status.OPTIMAL, 0, 0)
+        hint_pl = best_hint(problem, self.hints, seed)
+        hint = None if hint_pl is None else np.asarray(hint_pl.assignment, np.int64)
+        complete = hint is not None and bool((hint >= 0).all())
+        lb = lower_bound(problem) if objective == "min-machines" else 0
+        if complete and objective == "min-machines" and hint_pl.machines_used <= lb:
+            return Solved(
+                hint, Status.OPTIMAL, hint_pl.machines_used, hint_pl.machines_used
+            )
+        hint_weight = None if hint is None else _unplaced_weight(problem, hint)
+        cap = (
+            hint_pl.machines_used
+            if complete and objective == "min-machines"
+            else problem.n
+        )
+
+        if objective == "min-machines":
+            n_types = np.unique(problem.requests, axis=0).shape[0]
+            size = n_types * min(problem.m, cap)
+            if choose_formulation(problem, size, self.formulation) == "arcflow":
+                solved = _solve_arcflow(
+                    problem,
+                    self._remaining(limit, start),
+                    self.workers,
+                    seed,
+                    hint if complete else None,
+                )
+                if solved is not None:
+                    return self._not_worse(problem, solved, hint, complete, lb)
+
+        model, mv = build_model(
+            problem, objective=objective, hint=hint, lower_bound=lb, machine_cap=cap
+        )
+        solver, status = solve_model(
+            model,
+            time_limit=self._remaining(limit, start),
+            workers=self.workers,
+            seed=seed,
+            progress=self.progress,
+        )
+        if status == cp_model.MODEL_INVALID:
+            raise PlacementError(f"cpsat: invalid model ({model.validate()})")
+        if status == cp_model.INFEASIBLE and objective == "min-machines":
+            fallback = self._pack(problem, "max-placed", limit, seed, start)
+            return replace(
+                fallback, status=Status.INFEASIBLE, objective=None, bound=None
+            )
+        if objective == "max-placed":
+            return self._max_placed_result(
+                problem, solver, status, mv, hint, hint_weight
+            )
+        solved = Solved(None, _STATUS[status], None, None)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            solved.assignment = extract(solver, mv, problem, None)
+            solved.objective = round(solver.objective_value)
+        if status != cp_model.INFEASIBLE:
+            solved.bound = max(lb, int(np.ceil(solver.best_objective_bound - 1e-6)))
+        return self._not_worse(problem, solved, hint, complete, lb)
+
+    def _not_worse(
+        self,
+        problem: Problem,
+        solved: Solved,
+        hint: np.ndarray | None,
+        complete: bool,
+        lb: int,
+    ) -> Solved:
+        """min-machines: keep the greedy start unless the solve is as good or better."""
+        bound = max(lb, int(solved.bound or 0))
+        if complete:
+            hint_used = int(np.unique(hint).shape[0])
+            if solved.assignment is None or (solved.objective or np.inf) > hint_used:
+                status = Status.OPTIMAL if hint_used <= bound else Status.FEASIBLE
+                return Solved(hint, status, hint_used, bound)
+        if solved.assignment is not None:
+            used = int(np.unique(solved.assignment).shape[0])
+            status = Status.OPTIMAL if used <= bound else Status.FEASIBLE
+            return Solved(solved.assignment, status, used, bound)
+        if hint is not None and solved.status is not Status.INFEASIBLE:
+            return Solved(hint, Status.FEASIBLE, None, bound)
+        return replace(
+            solved, bound=bound if solved.status is not Status.INFEASIBLE else None
+        )
+
+    def _max_placed_result(
+        self,
+        problem: Problem,
+        solver: cp_model.CpSolver,
+        status: int,
+        mv: ModelVars,
+        hint: np.ndarray | None,
+        hint_weight: int | None,
+    ) -> Solved:
+        """max-placed: objective = priority-weighted unplaced count (0 = all placed)."""
+        bound = None
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+            bound = int(solver.best_objective_bound // mv.big)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            a = extract(solver, mv, problem, None)
+            key = (_unplaced_weight(problem, a), int(np.unique(a[a >= 0]).shape[0]))
+            if hint is None or key <= (
+                _unplaced_weight(problem, hint),
+                int(np.unique(hint[hint >= 0]).shape[0]),
+            ):
+                st = Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE
+                return Solved(a, st, key[0], bound)
+        if hint is not None:
+            st = (
+                Status.OPTIMAL
+                if bound is not None and hint_weight <= bound
+                else (Status.FEASIBLE)
+            )
+            return Solved(hint, st, hint_weight, bound)
+        return Solved(None, _STATUS.get(status, Status.UNKNOWN), None, bound)
+
+    def _min_moves(
+        self, problem: Problem, limit: float | None, seed: int, start: float
+    ) -> Solved:
+        """Fewest (weighted) moves from ``problem.current`` to a valid placement."""
+        if problem.current is None:
+            raise InvalidProblem(
+                f"{problem.name or 'problem'}: objective 'min-moves' needs a current "
+                "assignment (field 'current')"
+            )
+        current = np.asarray(problem.current, np.int64)
+        within_budget = self.max_machines is None or (
+            np.unique(current[current >= 0]).shape[0] <= self.max_machines
+        )
+        if (current >= 0).all() and within_budget and _is_valid(problem, current):
+            return Solved(current, Status.OPTIMAL, 0, 0)
+        model, mv = build_model(
+            problem,
+            objective="min-moves",
+            max_machines=self.max_machines,
+            move_weight=self.move_weight,
+        )
+        for (g, j), var in mv.x.items():
+            cur = mv.group_current[g]
+            model.add_hint(var, len(mv.groups[g]) if j == cur else 0)
+        solver, status = solve_model(
+            model,
+            time_limit=self._remaining(limit, start),
+            workers=self.workers,
+            seed=seed,
+            progress=self.progress,
+        )
+        if status == cp_model.MODEL_INVALID:
+            raise PlacementError(f"cpsat: invalid model ({model.validate()})")
+        solved = Solved(None, _STATUS[status], None, None)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            solved.assignment = extract(solver, mv, problem, None)
+            solved.objective = _moves(problem, solved.assignment, mv)
+        if status != cp_model.INFEASIBLE:
+            solved.bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+        if status == cp_model.INFEASIBLE:
+            fallback = self._pack(problem, "max-placed", limit, seed, start)
+            return replace(
+                fallback, status=Status.INFEASIBLE, objective=None, bound=None
+            )
+        return solved
+
+
+def _is_valid(problem: Problem, assignment: np.ndarray) -> bool:
+    """True when ``assignment`` passes the project validator."""
+    from ..placement import validate
+
+    try:
+        validate(problem, Placement(assignment, "current", Status.FEASIBLE))
+    except (PlacementError, AssertionError):
+        return False
+    return True
+
+
+def export_model(problem: Problem, path: str, **options: object) -> None:
+    """Write the model the engine would solve to ``path`` (``.pb`` or ``.pbtxt``)."""
+    engine = CpsatEngine(**options)
+    objective = engine.objective
+    kwargs: Mapping[str, object] = {}
+    if objective == "min-moves":
+        kwargs = {
+            "max_machines": engine.max_machines,
+            "move_weight": engine.move_weight,
+        }
+    else:
+        hint_pl = best_hint(problem, engine.hints, engine.seed)
+        if hint_pl is not None:
+            kwargs = {"hint": np.asarray(hint_pl.assignment, np.int64)}
+        if objective == "min-machines":
+            kwargs = {**kwargs, "lower_bound": lower_bound(problem)}
+    model, _ = build_model(problem, objective=objective, **kwargs)
+    if not model.export_to_file(str(path)):
+        raise OSError(f"could not write the model to {path}")
+
+
+register("cpsat", CpsatEngine)

@@ -1,0 +1,840 @@
+"""Cost-driven reassignment: move containers away from their current machines cheaply.
+
+:func:`optimise` minimises the ROADEF/EURO 2012 objective (load above safety capacity,
+balance, process / service / machine move costs) from ``problem.current`` while keeping
+every hard constraint. The method alternates two parts:
+
+* a Numba local search (:mod:`._reassign_kernels`) of random shift and swap moves:
+  plain descent until it stalls, then simulated annealing restarts from the best state
+  (hot, warm, cool starts, each cooling 1000-fold) for 80 % of the budget;
+* large neighbourhood search for the rest: from the best state it frees a
+  neighbourhood (the processes of a few machines, of the most loaded machine and some
+  partners, or of one service), solves that sub-problem exactly with CP-SAT, the rest
+  fixed, keeps improvements and polishes with descent in between.
+
+Problems without ROADEF metadata get the same model from :func:`generic_cost_model`.
+:func:`hill_climb` is the plain first-improvement local search kept as the baseline
+the benchmark compares against. :func:`rebalance_file` is the ``tetrimino rebalance``
+command's work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..constraints import AntiAffinity, compile_constraints
+from ..errors import InvalidProblem
+from ..model import Problem
+from ..placement import Placement, Status
+from . import _reassign_kernels as _k
+from . import register
+
+#: Objectives of :func:`rebalance_file` and :func:`optimise`.
+OBJECTIVES = ("cost", "min-machines", "balance")
+_OBJECTIVE_CODE = {"cost": 0, "min-machines": 1, "balance": 2}
+#: Local search iterations per call of the kernel between clock checks.
+_CHUNK = 200_000
+#: Share of swap moves among the random moves, in percent.
+_SWAP_PCT = 40
+#: Starting temperatures of the annealing restarts, over the 90th percentile of
+#: |move cost| at the initial assignment (hot restarts suit tight instances, cool
+#: ones instances with many small gains).
+_HEAT = (3.0, 1.0, 0.3)
+#: Final temperature over the starting one.
+_COOLING = 1e-3
+#: Share of the budget spent annealing before the exact repair phase.
+_ANNEAL_SHARE = 0.8
+#: Largest sub-problem handed to CP-SAT, in free processes.
+_LNS_PROCESSES = 120
+
+
+@dataclass(frozen=True)
+class ReassignResult:
+    """Outcome of :func:`optimise`.
+
+    ``assignment`` is int64, shape (n,); ``cost_before`` / ``cost_after`` are
+    :class:`~solver.datasets.roadef.RoadefCost` (objective ``cost``) with the parts;
+    ``moves`` counts containers away from their initial machine; ``history`` lists
+    ``(seconds, best cost)`` each time the best cost fell.
+    """
+
+    assignment: np.ndarray
+    cost_before: Any
+    cost_after: Any
+    objective_before: int
+    objective_after: int
+    moves: int
+    seconds: float
+    feasible: bool
+    iterations: int
+    history: list[tuple[float, int]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """The headline numbers as a plain dict."""
+        return {
+            "objective_before": self.objective_before,
+            "objective_after": self.objective_after,
+            "moves": self.moves,
+            "seconds": self.seconds,
+            "feasible": self.feasible,
+            "iterations": self.iterations,
+        }
+
+
+# ----------------------------------------------------------------- cost model
+
+
+def _conflict_services(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel service id of each container and which containers must stay put.
+
+    Containers of one service that carry ``AntiAffinity("machine", 1)`` share a kernel
+    service (the conflict rule: one per machine); every other container is a service of
+    its own. Containers whose rules the move kernels do not model (spread, affinity,
+    other anti-affinity, affinity targets, pinned) are frozen on their machine.
+    """
+    c = problem.containers
+    n = problem.n
+    names = np.asarray(c.service, dtype=object)
+    anti = getattr(c, "anti_affinity", None)
+    spread = getattr(c, "spread", None)
+    affinity = getattr(c, "affinity", None)
+    frozen = np.zeros(n, bool)
+    if problem.pinned is not None:
+        frozen |= problem.pinned
+    conflict = np.zeros(n, bool)
+    touchy: set[object] = set()
+    for i in range(n):
+        rule = None if anti is None else anti[i]
+        if isinstance(rule, AntiAffinity):
+            if rule.topology_key == "machine" and rule.max_per_domain == 1:
+                conflict[i] = True
+            else:
+                touchy.add(names[i])
+        if spread is not None and spread[i] is not None:
+            touchy.add(names[i])
+        if affinity is not None and affinity[i] is not None:
+            touchy.add(names[i])
+            touchy.add(affinity[i].service)
+    if touchy:
+        frozen |= np.isin(names, list(touchy))
+    # machine anti-affinity counts every container of the service, constrained or not
+    conflict_names = set(names[conflict].tolist())
+    in_conflict = np.isin(names, list(conflict_names)) if conflict_names else conflict
+    service = np.empty(n, np.int64)
+    ids: dict[object, int] = {}
+    next_id = 0
+    for i in range(n):
+        if in_conflict[i]:
+            key = names[i]
+            if key not in ids:
+                ids[key] = next_id
+                next_id += 1
+            service[i] = ids[key]
+        else:
+            service[i] = next_id
+            next_id += 1
+    return service, frozen
+
+
+def generic_cost_model(problem: Problem) -> Any:
+    """The ROADEF cost model of a Problem without ROADEF metadata, with defaults.
+
+    Defaults: safety capacity = capacity (so no load cost), load weight 1, no transient
+    resources, no balance terms, process move cost 1 per container (weight 1), service
+    and machine move weights 0 (machine move costs all 0), one location and one
+    neighbourhood (no spread or dependency rules), the conflict rule from
+    ``AntiAffinity("machine", 1)``, and the initial assignment ``problem.current``.
+    Returns a :class:`~solver.datasets.roadef.RoadefData`.
+    """
+    from ..datasets.roadef import RoadefData
+
+    if problem.current is None or (problem.current < 0).any():
+        raise InvalidProblem(
+            f"{problem.name or 'problem'}: field 'current': reassignment needs every "
+            "container on a current machine"
+        )
+    service, _ = _conflict_services(problem)
+    m, d = problem.m, problem.d
+    s_count = int(service.max(initial=-1)) + 1
+    return RoadefData(
+        transient=np.zeros(d, np.int64),
+        load_weight=np.ones(d, np.int64),
+        safety=problem.capacity,
+        neighborhood=np.zeros(m, np.int64),
+        location=np.zeros(m, np.int64),
+        machine_move_cost=np.zeros((m, m), np.int64),
+        service=service,
+        spread_min=np.zeros(s_count, np.int64),
+        dep_ptr=np.zeros(s_count + 1, np.int64),
+        dep=np.zeros(0, np.int64),
+        process_move_cost=np.ones(problem.n, np.int64),
+        balance=np.zeros((0, 3), np.int64),
+        balance_weight=np.zeros(0, np.int64),
+        move_weights=np.array([1, 0, 0], np.int64),
+        initial=problem.current,
+    )
+
+
+def _roadef_view(problem: Problem) -> tuple[Problem, bool]:
+    """``problem`` itself if it has ROADEF metadata, else a copy carrying the model."""
+    if "roadef" in problem.metadata:
+        return problem, True
+    data = generic_cost_model(problem)
+    view = Problem(
+        problem.machines,
+        problem.containers,
+        current=problem.current,
+        name=problem.name,
+        metadata={**problem.metadata, "roadef": data},
+    )
+    return view, False
+
+
+def _eligibility(problem: Problem, native: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Eligibility class of each process and the eligible machines of each class."""
+    n, m = problem.n, problem.m
+    if native:
+        return np.zeros(n, np.int64), np.ones((1, m), np.int64)
+    compiled = compile_constraints(problem)
+    eligible = np.ascontiguousarray(compiled.eligible, dtype=np.int64)
+    eclass = compiled.eclass.astype(np.int64)
+    _, frozen = _conflict_services(problem)
+    current = problem.current
+    stay = compiled.stay
+    extra_rows = []
+    out = eclass.copy()
+    rows = eligible.shape[0]
+    for i in range(n):
+        if frozen[i] or (stay[i] >= 0 and not eligible[eclass[i], current[i]]):
+            row = np.zeros(m, np.int64)
+            row[current[i]] = 1
+            if not frozen[i]:
+                row |= eligible[eclass[i]]
+            extra_rows.append(row)
+            out[i] = rows
+            rows += 1
+    if extra_rows:
+        eligible = np.ascontiguousarray(np.vstack([eligible, *extra_rows]))
+    return out, eligible
+
+
+# ----------------------------------------------------------------- search state
+
+
+class _Search:
+    """The incremental state, kernel buffers and best-so-far of one run."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        native: bool,
+        objective: int,
+        seed: int,
+        max_moves: int | None,
+    ) -> None:
+        from ..datasets import roadef
+
+        self.problem = problem
+        self.roadef = roadef
+        self.state = roadef.RoadefState(problem, problem.current)
+        assignment = self.state.assignment
+        eclass, eligible = _eligibility(problem, native)
+        count = np.bincount(assignment, minlength=problem.m).astype(np.int64)
+        params = np.array([problem.n + 1, 1_000_000, 0, 0], np.int64)
+        self.objective = objective
+        self.extra = (
+            eclass, eligible, count, np.array([objective], np.int64), params
+        )
+        mixed = (int(seed) * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D) % 2**64
+        self.rng = np.array([mixed or 1], np.uint64)  # xorshift needs a nonzero state
+        start = self.value(assignment)
+        moved = int((assignment != self.state.static[10]).sum())
+        budget = problem.n if max_moves is None else int(max_moves)
+        self.ctl = np.array(
+            [start, start, 0, moved, budget, 0, 0, 0, 0], np.int64
+        )
+        self.journal = np.zeros((max(4 * problem.n, 64), 2), np.int64)
+        self.best = assignment.copy()
+
+    def value(self, assignment: np.ndarray) -> int:
+        """Exact objective of ``assignment`` under the chosen objective."""
+        if self.objective == 0:
+            return self.roadef.cost(self.problem, assignment).total
+        if self.objective == 1:
+            initial = self.state.static[10]
+            used = np.unique(assignment).shape[0]
+            return int(used * (self.problem.n + 1) + (assignment != initial).sum())
+        used = self.roadef.usage(self.problem, assignment).astype(np.float64)
+        cap = self.problem.capacity.astype(np.float64)
+        frac = np.divide(used * 1e6, cap, out=np.zeros_like(used), where=cap > 0)
+        return int(np.round((frac * frac / 1e6).sum()))
+
+    def run(self, iters: int) -> None:
+        """``iters`` local search iterations."""
+        _k.search(
+            self.state.static, self.state.dynamic, self.extra, self.rng,
+            self.ctl, self.journal, self.best, iters, _SWAP_PCT,
+        )
+
+    @property
+    def best_cost(self) -> int:
+        """Cost of the best state seen."""
+        return int(self.ctl[1])
+
+    def best_assignment(self) -> np.ndarray:
+        """A copy of the best assignment seen."""
+        _k.store_best(self.ctl, self.journal, self.best, self.state.assignment)
+        return self.best.copy()
+
+    def reset_to(self, target: np.ndarray, cost: int) -> None:
+        """Continue the search from the feasible ``target`` of cost ``cost``."""
+        _k.store_best(self.ctl, self.journal, self.best, self.state.assignment)
+        _k.restore(self.state.static, self.state.dynamic, self.extra, target)
+        self.ctl[0] = cost
+        self.ctl[3] = int((target != self.state.static[10]).sum())
+        if cost < self.ctl[1]:
+            self.ctl[1] = cost
+            self.ctl[5] = 0
+            self.ctl[6] = 0
+        elif cost == self.ctl[1]:
+            self.ctl[5] = 0
+            self.ctl[6] = 0
+
+
+# ----------------------------------------------------------------- CP-SAT repair
+
+
+def _neighbourhood(search: _Search, rng: np.random.Generator, kind: int) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Free processes and the machines they may use, for one LNS step."""
+    static, dynamic = search.state.static, search.state.dynamic
+    assignment, usage = dynamic[0], dynamic[1]
+    m = search.problem.m
+    safety, weight = static[2], static[4]
+    if kind == 2:
+        service = static[9]
+        s = int(service[rng.integers(service.shape[0])])
+        free = np.flatnonzero(service == s)
+        own = np.unique(assignment[free])
+        others = rng.choice(m, size=min(m, 4), replace=False)
+        machines = np.unique(np.concatenate([own, others]))
+        return free[:_LNS_PROCESSES], machines
+    per_machine = np.bincount(assignment, minlength=m)
+    if kind == 1:
+        over = (np.maximum(usage - safety, 0) * weight).sum(axis=1)
+        first = int(np.argmax(over + rng.random(m)))
+    else:
+        first = int(rng.integers(m))
+    order = rng.permutation(m)
+    chosen = [first]
+    total = per_machine[first]
+    for j in order:
+        if len(chosen) >= 6:
+            break
+        if j != first and total + per_machine[j] <= _LNS_PROCESSES:
+            chosen.append(int(j))
+            total += per_machine[j]
+    machines = np.array(sorted(chosen), np.int64)
+    free = np.flatnonzero(np.isin(assignment, machines))
+    if free.shape[0] > _LNS_PROCESSES:
+        free = rng.choice(free, size=_LNS_PROCESSES, replace=False)
+    return np.sort(free), machines
+
+
+def _repair(
+    search: _Search,
+    free: np.ndarray,
+    machines: np.ndarray,
+    *,
+    seconds: float,
+    deterministic: float | None,
+    workers: int,
+    seed: int,
+) -> dict[int, int] | None:
+    """Solve the sub-problem of ``free`` over ``machines`` with CP-SAT; new machines."""
+    from ortools.sat.python import cp_model
+
+    (requests, capacity, safety, transient, load_weight, balance, balance_weight,
+     pmc, mmc, service, initial, nbh, loc, spread_min, dep_ptr, dep, rdep_ptr,
+     rdep, _svc_ptr, _svc_procs, move_weights) = search.state.static
+    (assignment, usage, tusage, moved, _hist, _top, svc_loc, _svc_nloc,
+     svc_nbh) = search.state.dynamic
+    eclass, eligible = search.extra[0], search.extra[1]
+    r_count = requests.shape[1]
+    jset = {int(j): k for k, j in enumerate(machines)}
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int], Any] = {}
+    free_set = set(free.tolist())
+    # fixed parts on the sub-problem's machines
+    used = usage[machines].copy()
+    held = tusage[machines].copy()
+    s_loc = {}
+    s_nbh = {}
+    fixed_moved = moved.copy()
+    svc_free: dict[int, list[int]] = {}
+    for p in free.tolist():
+        a = int(assignment[p])
+        used[jset[a]] -= requests[p]
+        h = int(initial[p])
+        held[jset[a]] -= requests[p]
+        if h != a and h in jset:
+            held[jset[h]] -= requests[p]
+        s = int(service[p])
+        svc_free.setdefault(s, []).append(p)
+        if a != h:
+            fixed_moved[s] -= 1
+        s_loc.setdefault(s, svc_loc[s].copy())[loc[a]] -= 1
+        s_nbh.setdefault(s, svc_nbh[s].copy())[nbh[a]] -= 1
+    on_machine: dict[tuple[int, int], int] = {}
+    for s in svc_free:
+        for q in np.flatnonzero(service == s).tolist():
+            if q not in free_set:
+                on_machine[(s, int(assignment[q]))] = 1
+    for p in free.tolist():
+        s = int(service[p])
+        choices = []
+        for j in machines.tolist():
+            if not eligible[eclass[p], j] or (s, j) in on_machine:
+                continue
+            x[p, j] = model.new_bool_var(f"x[{p},{j}]")
+            choices.append(x[p, j])
+        if int(assignment[p]) not in [j for (q, j) in x if q == p]:
+            return None
+        model.add_exactly_one(choices)
+    for j in machines.tolist():
+        k = jset[j]
+        on_j = [p for p in free.tolist() if (p, j) in x]
+        for r in range(r_count):
+            terms = [int(requests[p, r]) * x[p, j] for p in on_j]
+            model.add(sum(terms) + int(used[k, r]) <= int(capacity[j, r]))
+            if transient[r]:
+                fixed = int(held[k, r]) + sum(
+                    int(requests[p, r]) for p in free.tolist() if initial[p] == j
+                )
+                tterms = [
+                    int(requests[p, r]) * x[p, j] for p in on_j if initial[p] != j
+                ]
+                model.add(sum(tterms) + fixed <= int(capacity[j, r]))
+    for procs in svc_free.values():
+        for j in machines.tolist():
+            here = [x[p, j] for p in procs if (p, j) in x]
+            if len(here) > 1:
+                model.add_at_most_one(here)
+    # spread: enough distinct locations
+    for s, procs in svc_free.items():
+        base = s_loc[s]
+        have = int((base > 0).sum())
+        need = int(spread_min[s]) - have
+        if need <= 0:
+            continue
+        lits = []
+        for lo in np.unique(loc[machines]).tolist():
+            if base[lo] > 0:
+                continue
+            xs = [x[p, j] for p in procs for j in machines.tolist()
+                  if (p, j) in x and loc[j] == lo]
+            if xs:
+                y = model.new_bool_var(f"loc[{s},{lo}]")
+                model.add_bool_or(xs).only_enforce_if(y)
+                lits.append(y)
+        model.add(sum(lits) >= need)
+    # dependencies in the sub-problem's neighbourhoods
+    nbhs = np.unique(nbh[machines]).tolist()
+    present: dict[tuple[int, int], Any] = {}
+
+    def presence(s: int, n: int) -> Any:
+        if (s, n) in present:
+            return present[s, n]
+        count = s_nbh[s][n] if s in s_nbh else svc_nbh[s, n]
+        if count > 0:
+            value: Any = True
+        else:
+            xs = [x[p, j] for p in svc_free.get(s, []) for j in machines.tolist()
+                  if (p, j) in x and nbh[j] == n]
+            if not xs:
+                value = False
+            else:
+                value = model.new_bool_var(f"nbh[{s},{n}]")
+                model.add_max_equality(value, xs)
+        present[s, n] = value
+        return value
+
+    if len(nbhs) > 1 or any(int(nbh[assignment[p]]) not in nbhs for p in free):
+        pairs = set()
+        for s in svc_free:
+            for k in range(dep_ptr[s], dep_ptr[s + 1]):
+                pairs.add((s, int(dep[k])))
+            for k in range(rdep_ptr[s], rdep_ptr[s + 1]):
+                pairs.add((int(rdep[k]), s))
+        for s, d in pairs:
+            for n in nbhs:
+                a_lit, b_lit = presence(s, n), presence(d, n)
+                if a_lit is False or b_lit is True:
+                    continue
+                if b_lit is False:
+                    if a_lit is True:
+                        return None
+                    model.add(a_lit == 0)
+                elif a_lit is True:
+                    model.add(b_lit == 1)
+                else:
+                    model.add_implication(a_lit, b_lit)
+    # objective: the parts that depend on the free processes
+    terms = []
+    for j in machines.tolist():
+        k = jset[j]
+        on_j = [p for p in free.tolist() if (p, j) in x]
+        loads = [
+            sum(int(requests[p, r]) * x[p, j] for p in on_j) + int(used[k, r])
+            for r in range(r_count)
+        ]
+        for r in range(r_count):
+            if load_weight[r] == 0:
+                continue
+            top = int(capacity[j, r])
+            over = model.new_int_var(0, max(top, 0), f"over[{j},{r}]")
+            model.add(over >= loads[r] - int(safety[j, r]))
+            terms.append(int(load_weight[r]) * over)
+        for b in range(balance.shape[0]):
+            r1, r2, t = (int(v) for v in balance[b])
+            bound = int(t * capacity[j, r1] + capacity[j, r2]) + 1
+            bal = model.new_int_var(0, bound, f"bal[{j},{b}]")
+            model.add(bal >= t * (int(capacity[j, r1]) - loads[r1])
+                      - (int(capacity[j, r2]) - loads[r2]))
+            terms.append(int(balance_weight[b]) * bal)
+    w_p, w_s, w_m = (int(w) for w in move_weights)
+    moved_terms: dict[int, list[Any]] = {}
+    for (p, j), var in x.items():
+        h = int(initial[p])
+        coef = w_m * int(mmc[h, j])
+        if j != h:
+            coef += w_p * int(pmc[p])
+            moved_terms.setdefault(int(service[p]), []).append(var)
+        if coef:
+            terms.append(coef * var)
+    # a free process whose home is outside the sub-problem is moved wherever it goes
+    if w_s:
+        top = model.new_int_var(0, len(service), "service_move")
+        model.add(top >= int(fixed_moved.max(initial=0)))
+        for s in svc_free:
+            model.add(top >= int(fixed_moved[s]) + sum(moved_terms.get(s, [])))
+        terms.append(w_s * top)
+    model.minimize(sum(terms))
+    for (p, j), var in x.items():
+        model.add_hint(var, int(assignment[p]) == j)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(seconds, 0.01)
+    if deterministic is not None:
+        solver.parameters.max_deterministic_time = deterministic
+    solver.parameters.num_workers = max(int(workers), 1)
+    solver.parameters.random_seed = int(seed) % (2**31)
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    out = {}
+    for (p, j), var in x.items():
+        if solver.value(var) and int(assignment[p]) != j:
+            out[p] = j
+    return out
+
+
+def _lns_step(search: _Search, rng: np.random.Generator, **options: Any) -> int:
+    """One LNS step from the current state; returns the cost change kept (<= 0)."""
+    kind = int(rng.integers(3))
+    free, machines = _neighbourhood(search, rng, kind)
+    if free.shape[0] == 0:
+        return 0
+    moves = _repair(search, free, machines, seed=int(rng.integers(2**31)), **options)
+    if not moves:
+        return 0
+    static, dynamic = search.state.static, search.state.dynamic
+    before = dynamic[0].copy()
+    delta = 0
+    for p, j in moves.items():
+        delta += int(_k.delta_of(static, dynamic, search.extra, p, j))
+        _k.do_move(static, dynamic, search.extra, p, j)
+    moved = int((dynamic[0] != static[10]).sum())
+    if delta > 0 or moved > search.ctl[4] or search.roadef.check(
+        search.problem, dynamic[0]
+    ):
+        _k.restore(static, dynamic, search.extra, before)
+        return 0
+    search.ctl[0] += delta
+    search.ctl[3] = moved
+    if search.ctl[0] < search.ctl[1]:
+        search.ctl[1] = search.ctl[0]
+        search.ctl[5] = 0
+        search.ctl[6] = 0
+    return delta
+
+
+# ----------------------------------------------------------------- public entry points
+
+
+def _result(
+    view: Problem,
+    search: _Search,
+    started: float,
+    history: list[tuple[float, int]],
+    before: int,
+) -> ReassignResult:
+    from ..datasets import roadef
+
+    best = search.best_assignment()
+    feasible = not roadef.check(view, best)
+    initial = view.metadata["roadef"].initial
+    return ReassignResult(
+        assignment=best,
+        cost_before=roadef.cost(view, initial),
+        cost_after=roadef.cost(view, best),
+        objective_before=before,
+        objective_after=search.value(best),
+        moves=int((best != initial).sum()),
+        seconds=time.perf_counter() - started,
+        feasible=feasible,
+        iterations=int(search.ctl[2]),
+        history=history,
+    )
+
+
+def _start(problem: Problem, objective: str) -> tuple[Problem, bool, int]:
+    if objective not in _OBJECTIVE_CODE:
+        raise InvalidProblem(
+            f"objective {objective!r} is unknown; known: {', '.join(OBJECTIVES)}"
+        )
+    view, native = _roadef_view(problem)
+    from ..datasets import roadef
+
+    broken = roadef.check(view, view.metadata["roadef"].initial)
+    if broken:
+        raise InvalidProblem(
+            f"{problem.name or 'problem'}: field 'current': the current assignment is "
+            f"not feasible ({broken[0]})"
+        )
+    code = _OBJECTIVE_CODE[objective]
+    if native and code != 0:
+        raise InvalidProblem(
+            f"{problem.name or 'problem'}: objective {objective!r} is for problems "
+            "without ROADEF costs; use 'cost'"
+        )
+    return view, native, code
+
+
+def optimise(
+    problem: Problem,
+    *,
+    time_limit: float,
+    seed: int = 0,
+    max_moves: int | None = None,
+    workers: int = 1,
+    progress: Callable[[float, int], None] | None = None,
+    iterations: int | None = None,
+    objective: str = "cost",
+) -> ReassignResult:
+    """Minimise the reassignment cost from ``problem.current``, keeping every rule.
+
+    Parameters
+    ----------
+    problem : a Problem with ``current`` (ROADEF metadata optional, see
+        :func:`generic_cost_model`).
+    time_limit : seconds of search.
+    seed : the run is a function of the seed when ``iterations`` is given and
+        ``workers == 1`` (CP-SAT then stops on deterministic time, not the clock).
+    max_moves : at most this many containers end away from their initial machine.
+    workers : CP-SAT workers of the repair steps.
+    progress : called as ``progress(seconds, best_cost)`` when the best cost falls.
+    iterations : local search iteration budget (stops before the time limit if spent).
+    objective : ``"cost"`` (ROADEF), or for problems without ROADEF costs
+        ``"min-machines"`` (machines used, then moves) or ``"balance"`` (sum over
+        machines and resources of squared load fractions).
+    """
+    started = time.perf_counter()
+    view, native, code = _start(problem, objective)
+    search = _Search(view, native, code, seed, max_moves)
+    before = int(search.ctl[0])
+    rng = np.random.default_rng(seed)
+    history = [(0.0, before)]
+    counted = iterations is not None
+    budget = iterations if counted else np.iinfo(np.int64).max
+    step = max(min(_CHUNK, budget // 50), 4)  # iterations between clock checks
+    done = 0
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    def share() -> float:
+        """Fraction of the budget (iterations or seconds) spent."""
+        return done / budget if counted else elapsed() / time_limit
+
+    def note() -> None:
+        history.append((elapsed(), search.best_cost))
+        if progress is not None:
+            progress(*history[-1])
+
+    def local(iters: int) -> None:
+        nonlocal done
+        old = search.best_cost
+        search.run(iters)
+        done += iters
+        if search.best_cost < old:
+            note()
+
+    scale = _temperature(search, rng)
+    # plain descent until a chunk brings nothing
+    search.ctl[7] = 0
+    while share() < _ANNEAL_SHARE and elapsed() < time_limit:
+        old = search.best_cost
+        local(int(min(step, budget - done)))
+        if search.best_cost == old:
+            break
+    # annealing restarts from the best state, each hotter start cooling 1000-fold
+    first = share()
+    span = (_ANNEAL_SHARE - first) / len(_HEAT)
+    for k, heat in enumerate(_HEAT):
+        end = first + (k + 1) * span
+        search.reset_to(search.best_assignment(), search.best_cost)
+        search.ctl[7] = 2
+        begin = share()
+        while share() < end and elapsed() < time_limit:
+            cooled = (share() - begin) / max(end - begin, 1e-9)
+            search.ctl[8] = int(heat * scale * _COOLING ** cooled)
+            local(int(min(step // 2, budget - done)))
+    # then exact repair of neighbourhoods around the best state, with plain descent
+    search.reset_to(search.best_assignment(), search.best_cost)
+    search.ctl[7] = 0
+    while done < budget and elapsed() < time_limit:
+        if code == 0:
+            left = time_limit - elapsed()
+            if left <= 0.05:
+                break
+            gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
+                search, rng, seconds=left if counted else min(1.0, left),
+                workers=workers, deterministic=0.5 if counted else None,
+            )
+            if gain < 0:
+                note()
+        local(int(min(step // 4, budget - done)))
+    return _result(view, search, started, history, before)
+
+
+def _temperature(search: _Search, rng: np.random.Generator) -> float:
+    """Temperature scale: the 90th percentile of |move cost| at the current state.
+
+    Samples the cost change of moving up to 200 random processes to every machine.
+    """
+    from ..datasets import roadef
+
+    changes = []
+    n, m = search.problem.n, search.problem.m
+    for p in rng.choice(n, size=min(n, 200), replace=False).tolist():
+        if search.objective == 0:
+            delta, allowed = roadef.process_moves(search.state, p)
+        else:
+            delta = np.array([
+                _k.delta_of(search.state.static, search.state.dynamic, search.extra,
+                            p, j)
+                for j in range(m)
+            ])
+            allowed = np.ones(m, bool)
+        allowed[search.state.assignment[p]] = False
+        changes.append(np.abs(delta[allowed]))
+    values = np.concatenate(changes) if changes else np.zeros(0)
+    if values.shape[0] == 0:
+        return 1.0
+    return max(float(np.percentile(values, 90)), 1.0)
+
+
+def hill_climb(problem: Problem, time_limit: float, seed: int = 0) -> ReassignResult:
+    """The comparison baseline: random shift and swap moves, first improvement only.
+
+    Every hard constraint is kept; the search stops at the time limit. It has no way
+    out of a local optimum, which is what :func:`optimise` adds.
+    """
+    started = time.perf_counter()
+    view, native, code = _start(problem, "cost")
+    search = _Search(view, native, code, seed, None)
+    before = int(search.ctl[0])
+    history = [(0.0, before)]
+    while time.perf_counter() - started < time_limit:
+        old = search.best_cost
+        search.run(_CHUNK)
+        if search.best_cost < old:
+            history.append((time.perf_counter() - started, search.best_cost))
+    return _result(view, search, started, history, before)
+
+
+def rebalance_file(
+    path: str | Path,
+    *,
+    objective: str = "cost",
+    max_moves: int | None = None,
+    time_limit: float = 60.0,
+    seed: int = 0,
+) -> dict[str, object]:
+    """Read ``path``, optimise from its current assignment, return the JSON fields.
+
+    Keys: ``instance, objective, cost_before, cost_after, moves, machines_freed,
+    feasible, seconds`` (as ``tetrimino rebalance --json`` prints) and ``assignment``
+    (list of machine ids). ``cost_*`` are the chosen objective's values.
+    """
+    from .. import datasets
+
+    problem = datasets.read(path)
+    result = optimise(
+        problem, time_limit=time_limit, seed=seed, max_moves=max_moves,
+        objective=objective,
+    )
+    initial = problem.current
+    freed = np.unique(initial).shape[0] - np.unique(result.assignment).shape[0]
+    return {
+        "instance": problem.name or Path(path).stem,
+        "objective": objective,
+        "cost_before": result.objective_before,
+        "cost_after": result.objective_after,
+        "moves": result.moves,
+        "machines_freed": int(freed),
+        "feasible": result.feasible,
+        "seconds": round(result.seconds, 3),
+        "assignment": result.assignment.tolist(),
+    }
+
+
+@dataclass
+class ReassignEngine:
+    """Engine ``reassign``: :func:`optimise` behind the Engine protocol."""
+
+    max_moves: int | None = None
+    workers: int = 1
+    objective: str = "cost"
+    name: str = "reassign"
+
+    def solve(
+        self, problem: Problem, *, time_limit: float | None = None, seed: int = 0
+    ) -> Placement:
+        """Optimise from ``problem.current``; objective = cost after (10 s default)."""
+        result = optimise(
+            problem,
+            time_limit=10.0 if time_limit is None else time_limit,
+            seed=seed,
+            max_moves=self.max_moves,
+            workers=self.workers,
+            objective=self.objective,
+        )
+        return Placement(
+            assignment=result.assignment,
+            engine=self.name,
+            status=Status.FEASIBLE,
+            seconds=result.seconds,
+            objective=float(result.objective_after),
+            options={"max_moves": self.max_moves, "objective": self.objective},
+        )
+
+
+register("reassign", ReassignEngine)

@@ -1,0 +1,329 @@
+"""Reassignment optimiser on tiny ROADEF instances and on plain Problems.
+
+Instances are written in the challenge's file format with a feasible initial
+assignment, read back, optimised, and the result is checked with the official
+checker and cost; a brute force over every assignment gives the optimum to compare
+with on the smallest ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import solver.engines
+from solver import AntiAffinity, InvalidProblem, Problem
+from solver.datasets import roadef
+from solver.engines import reassign
+
+
+def _model_text(inst) -> str:
+    lines = [str(len(inst["resources"]))]
+    lines += [f"{t} {w}" for t, w in inst["resources"]]
+    lines.append(str(len(inst["machines"])))
+    for (n, loc, cap, safe), row in zip(inst["machines"], inst["mmc"], strict=True):
+        lines.append(" ".join(map(str, [n, loc, *cap, *safe, *row])))
+    lines.append(str(len(inst["services"])))
+    lines += [" ".join(map(str, [sm, len(dep), *dep])) for sm, dep in inst["services"]]
+    lines.append(str(len(inst["processes"])))
+    lines += [" ".join(map(str, [s, *req, pmc])) for s, req, pmc in inst["processes"]]
+    lines.append(str(len(inst["balance"])))
+    for r1, r2, target, weight in inst["balance"]:
+        lines += [f"{r1} {r2} {target}", str(weight)]
+    lines.append(" ".join(map(str, inst["weights"])))
+    return "\n".join(lines) + "\n"
+
+
+def _read(inst) -> Problem:
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "model_t.txt"
+        model.write_text(_model_text(inst))
+        (Path(folder) / "assignment_t.txt").write_text(
+            " ".join(map(str, inst["initial"]))
+        )
+        return roadef.read(model)
+
+
+@st.composite
+def feasible_instances(draw):
+    """Tiny ROADEF instances whose initial assignment keeps every hard rule."""
+    r = draw(st.integers(1, 3))
+    m = draw(st.integers(2, 5))
+    s = draw(st.integers(1, 3))
+    p = draw(st.integers(1, 8))
+    service = [draw(st.integers(0, s - 1)) for _ in range(p)]
+    # conflict: processes of one service on distinct machines (drop the rest)
+    initial: list[int] = []
+    keep: list[int] = []
+    for i in range(p):
+        taken = {initial[k] for k, j in enumerate(keep) if service[j] == service[i]}
+        free = [mm for mm in range(m) if mm not in taken]
+        if free:
+            initial.append(draw(st.sampled_from(free)))
+            keep.append(i)
+    service = [service[i] for i in keep]
+    requests = [draw(st.lists(st.integers(0, 8), min_size=r, max_size=r)) for _ in keep]
+    nbh = [draw(st.integers(0, 1)) for _ in range(m)]  # m >= 2
+    loc = [draw(st.integers(0, min(2, m - 1))) for _ in range(m)]
+    used = [[0] * r for _ in range(m)]
+    for mm, req in zip(initial, requests, strict=True):
+        for k in range(r):
+            used[mm][k] += req[k]
+    transient = [draw(st.integers(0, 1)) for _ in range(r)]
+    machines = []
+    for mm in range(m):
+        cap = [used[mm][k] + draw(st.integers(0, 10)) for k in range(r)]
+        safe = [draw(st.integers(0, c)) for c in cap]
+        machines.append((nbh[mm], loc[mm], cap, safe))
+    locs = [{loc[initial[k]] for k in range(len(keep)) if service[k] == sv}
+            for sv in range(s)]
+    nbhs = [{nbh[initial[k]] for k in range(len(keep)) if service[k] == sv}
+            for sv in range(s)]
+    services = []
+    for sv in range(s):
+        spread = draw(st.integers(0, len(locs[sv])))
+        deps = [d for d in range(s) if d != sv and nbhs[sv] <= nbhs[d]
+                and draw(st.booleans())]
+        services.append((spread, deps))
+    small = st.integers(0, 9)
+    return {
+        "resources": [(t, draw(small)) for t in transient],
+        "machines": machines,
+        "mmc": [[0 if a == b else draw(st.integers(0, 5)) for b in range(m)]
+                for a in range(m)],
+        "services": services,
+        "processes": [(sv, req, draw(small))
+                      for sv, req in zip(service, requests, strict=True)],
+        "balance": draw(st.lists(
+            st.tuples(st.integers(0, r - 1), st.integers(0, r - 1),
+                      st.integers(0, 3), small),
+            max_size=2,
+        )),
+        "weights": tuple(draw(small) for _ in range(3)),
+        "initial": initial,
+    }
+
+
+def _brute_force(problem: Problem, max_moves: int | None = None) -> int:
+    """Smallest official cost over every feasible assignment (tiny instances only)."""
+    best = None
+    initial = problem.current
+    for combo in itertools.product(range(problem.m), repeat=problem.n):
+        a = np.array(combo, np.int64)
+        if max_moves is not None and (a != initial).sum() > max_moves:
+            continue
+        if roadef.check(problem, a):
+            continue
+        total = roadef.cost(problem, a).total
+        best = total if best is None else min(best, total)
+    assert best is not None
+    return best
+
+
+@given(feasible_instances(), st.integers(0, 3), st.sampled_from([None, 0, 1, 2]))
+@settings(max_examples=30)
+def test_result_is_feasible_cheaper_and_exact(inst, seed, max_moves):
+    """Result keeps every rule, costs no more than the start and respects max_moves."""
+    problem = _read(inst)
+    assert roadef.check(problem, problem.current) == []
+    result = reassign.optimise(
+        problem, time_limit=30, seed=seed, max_moves=max_moves, iterations=20_000
+    )
+    assert roadef.check(problem, result.assignment) == []
+    assert result.feasible
+    recomputed = roadef.cost(problem, result.assignment)
+    assert result.cost_after == recomputed
+    assert result.objective_after == recomputed.total
+    assert result.cost_before == roadef.cost(problem, problem.current)
+    assert recomputed.total <= result.cost_before.total
+    moves = int((result.assignment != problem.current).sum())
+    assert moves == result.moves
+    if max_moves is not None:
+        assert moves <= max_moves
+    if problem.n <= 5 and problem.m <= 4:
+        assert recomputed.total >= _brute_force(problem, max_moves)
+
+
+@given(feasible_instances(), st.integers(0, 5))
+@settings(max_examples=10)
+def test_deterministic_for_a_seed(inst, seed):
+    """Same seed and iteration budget, same assignment and cost."""
+    problem = _read(inst)
+    runs = [
+        reassign.optimise(problem, time_limit=60, seed=seed, iterations=30_000)
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0].assignment, runs[1].assignment)
+    assert runs[0].cost_after == runs[1].cost_after
+
+
+def _hand_made():
+    """Machine 0 is above its safety capacity; moving one process there is optimal."""
+    return {
+        "resources": [(0, 10), (1, 1)],
+        "machines": [
+            (0, 0, [20, 20], [5, 20]),
+            (0, 1, [20, 20], [20, 20]),
+            (1, 2, [20, 20], [20, 20]),
+        ],
+        "mmc": [[0, 1, 5], [1, 0, 5], [5, 5, 0]],
+        "services": [(1, []), (0, []), (0, [1])],
+        "processes": [(0, [4, 1], 3), (0, [3, 2], 2), (1, [2, 1], 1), (2, [1, 1], 1)],
+        "balance": [],
+        "weights": (1, 2, 1),
+        "initial": [0, 1, 0, 0],
+    }
+
+
+def test_reaches_brute_force_optimum():
+    """On a hand-made instance the search ends at the brute-force optimum."""
+    problem = _read(_hand_made())
+    optimum = _brute_force(problem)
+    result = reassign.optimise(problem, time_limit=30, iterations=50_000)
+    assert result.cost_after.total == optimum
+    assert result.cost_after.total < result.cost_before.total
+
+
+def test_hill_climb_baseline_is_feasible():
+    """The baseline keeps every rule and never raises the cost."""
+    problem = _read(_hand_made())
+    result = reassign.hill_climb(problem, time_limit=0.5, seed=1)
+    assert roadef.check(problem, result.assignment) == []
+    assert result.cost_after.total <= result.cost_before.total
+
+
+def test_infeasible_start_is_refused():
+    """An initial assignment that breaks a rule raises InvalidProblem, naming it."""
+    inst = _hand_made()
+    inst["initial"] = [0, 0, 0, 0]  # two processes of service 0 share machine 0
+    problem = _read(inst)
+    with pytest.raises(InvalidProblem, match="current"):
+        reassign.optimise(problem, time_limit=1)
+
+
+def _plain_problem() -> Problem:
+    """Six containers spread over four machines; two machines would do."""
+    capacity = np.array([[10, 10]] * 4)
+    requests = np.array([[3, 2], [3, 3], [2, 2], [4, 3], [2, 1], [1, 1]])
+    base = Problem.from_arrays(capacity, requests)
+    return Problem(
+        base.machines, base.containers, current=np.array([0, 1, 2, 3, 0, 1])
+    )
+
+
+def test_generic_cost_model_defaults():
+    """The default model: no load cost, one per moved container, nothing else."""
+    problem = _plain_problem()
+    data = reassign.generic_cost_model(problem)
+    np.testing.assert_array_equal(data.safety, problem.capacity)
+    np.testing.assert_array_equal(data.process_move_cost, np.ones(problem.n))
+    assert data.move_weights.tolist() == [1, 0, 0]
+    assert data.balance.shape == (0, 3)
+    assert (data.machine_move_cost == 0).all()
+    np.testing.assert_array_equal(data.initial, problem.current)
+
+
+def test_generic_conflict_from_anti_affinity():
+    """Containers with AntiAffinity("machine", 1) share a conflict service."""
+    capacity = np.array([[10], [10], [10]])
+    requests = np.array([[1], [1], [1]])
+    base = Problem.from_arrays(capacity, requests)
+    containers = type(base.containers)(
+        requests, base.resources, service=np.array(["a", "a", "b"], object),
+        anti_affinity=[AntiAffinity("machine", 1)] * 2 + [None],
+    )
+    problem = Problem(base.machines, containers, current=np.array([0, 1, 1]))
+    data = reassign.generic_cost_model(problem)
+    assert data.service[0] == data.service[1] != data.service[2]
+    result = reassign.optimise(
+        problem, time_limit=10, objective="min-machines", iterations=20_000
+    )
+    a = result.assignment
+    assert a[0] != a[1]
+    assert np.unique(a).shape[0] == 2
+
+
+def test_min_machines_frees_machines():
+    """min-machines packs the plain problem onto two machines."""
+    problem = _plain_problem()
+    result = reassign.optimise(
+        problem, time_limit=10, objective="min-machines", iterations=50_000
+    )
+    used = np.unique(result.assignment).shape[0]
+    assert used == 2
+    load = np.zeros_like(problem.capacity)
+    np.add.at(load, result.assignment, problem.requests)
+    assert (load <= problem.capacity).all()
+
+
+def test_balance_evens_the_load():
+    """balance lowers the sum of squared load fractions of a lopsided start."""
+    capacity = np.array([[20, 20]] * 3)
+    requests = np.array([[2, 2]] * 6)
+    base = Problem.from_arrays(capacity, requests)
+    problem = Problem(base.machines, base.containers, current=np.zeros(6, np.int64))
+    result = reassign.optimise(
+        problem, time_limit=10, objective="balance", iterations=20_000
+    )
+    assert np.bincount(result.assignment, minlength=3).tolist() == [2, 2, 2]
+    assert result.objective_after < result.objective_before
+
+
+def test_unknown_objective_is_refused():
+    """An unknown objective names the known ones."""
+    with pytest.raises(InvalidProblem, match="min-machines"):
+        reassign.optimise(_plain_problem(), time_limit=1, objective="fast")
+
+
+def test_rebalance_file_fields(tmp_path):
+    """rebalance_file returns exactly the documented JSON fields plus the assignment."""
+    inst = _hand_made()
+    model = tmp_path / "model_t.txt"
+    model.write_text(_model_text(inst))
+    (tmp_path / "assignment_t.txt").write_text(" ".join(map(str, inst["initial"])))
+    out = reassign.rebalance_file(model, time_limit=2, max_moves=1)
+    assert set(out) == {
+        "instance", "objective", "cost_before", "cost_after", "moves",
+        "machines_freed", "feasible", "seconds", "assignment",
+    }
+    json.dumps(out)
+    assert out["feasible"] is True
+    assert out["moves"] <= 1
+    assert out["cost_after"] <= out["cost_before"]
+    problem = roadef.read(model)
+    assert roadef.cost(problem, np.array(out["assignment"])).total == out["cost_after"]
+
+
+def test_engine_registered():
+    """The registry builds the reassign engine; its placement passes the validator."""
+    problem = _read(_hand_made())
+    engine = reassign.ReassignEngine()
+    assert engine.name == "reassign"
+    placement = engine.solve(problem, time_limit=1)
+    assert roadef.check(problem, placement.assignment.astype(np.int64)) == []
+    assert placement.objective == roadef.cost(problem, placement.assignment).total
+    assert "reassign" in solver.engines.names()
+
+
+def test_exact_repair_of_the_whole_instance_is_optimal():
+    """CP-SAT repair with every process free finds the brute-force optimum."""
+    problem = _read(_hand_made())
+    view, native, code = reassign._start(problem, "cost")
+    search = reassign._Search(view, native, code, 0, None)
+    moves = reassign._repair(
+        search, np.arange(problem.n), np.arange(problem.m), seconds=10,
+        deterministic=None, workers=1, seed=0,
+    )
+    assert moves is not None
+    a = problem.current.copy()
+    for p, j in moves.items():
+        a[p] = j
+    assert roadef.check(problem, a) == []
+    assert roadef.cost(problem, a).total == _brute_force(problem)
