@@ -130,6 +130,8 @@ class Cluster:
     preempt : when True, a container that finds no room may evict lower-priority
         containers (fewest, lowest priority, on one machine).
     resources : resource names when ``machines`` is an array.
+    candidates : score at most this many feasible machines per placement (as
+        kube-scheduler's percentageOfNodesToScore); None scores every machine.
     debug : when True, :meth:`apply` verifies every plan first.
     """
 
@@ -140,12 +142,14 @@ class Cluster:
         preempt: bool = False,
         *,
         resources: Resources | Sequence[str] | None = None,
+        candidates: int | None = None,
         debug: bool = False,
     ) -> None:
         from .engines import get
 
         mach = _machines(machines, resources, "machines")
-        greedy = get(engine)
+        options = {} if candidates is None else {"candidates": candidates}
+        greedy = get(engine, **options)
         if not hasattr(greedy, "rule"):
             raise InvalidProblem(
                 f"cluster engine {engine!r}: only greedy presets place incrementally"
@@ -232,16 +236,27 @@ class Cluster:
             ],
             dtype=object,
         )
-        specs: dict[str, Service] = {}
-        first: dict[str, int] = {}
-        for i, name in enumerate(names):
-            spec = _spec_of(c, i, name)
-            if name not in specs:
-                specs[name], first[name] = spec, i
-            elif replace(spec, requests=specs[name].requests) != specs[name]:
+        _, first = np.unique(names.astype(str), return_index=True)
+        code = pd.factorize(names)[0]
+        head = np.empty(code.max(initial=-1) + 1, np.int64)
+        head[code[first]] = first
+        specs = {str(names[i]): _spec_of(c, int(i), str(names[i])) for i in first}
+        for field_name in (
+            "namespace", "priority", "node_selector", "tolerations",
+            "anti_affinity", "spread", "affinity",
+        ):
+            col = getattr(c, field_name)
+            if col is None:
+                continue
+            ref = col[head[code]]
+            differs = np.fromiter(
+                (a != b for a, b in zip(col, ref, strict=True)), bool, count=n
+            )
+            if differs.any():
+                i = int(np.flatnonzero(differs)[0])
                 raise InvalidProblem(
-                    f"{c.source}: row {i}: service {name!r} has other constraints, "
-                    f"namespace or priority than row {first[name]}"
+                    f"{c.source}: row {i}, field {field_name!r}: service "
+                    f"{names[i]!r} differs from its row {head[code[i]]}"
                 )
         counts = pd.Series(names).value_counts()
         specs = {k: replace(v, replicas=int(counts[k])) for k, v in specs.items()}
@@ -641,7 +656,9 @@ class Cluster:
         while running_old or fresh:
             total = len(running_old) + started
             x = max(0, min(len(running_old), total - floor))
-            stop_rows = _pick_victims(w, cc, np.array(running_old, np.int64), x)
+            stop_rows = _pick_victims(
+                w, cc, np.array(running_old, np.int64), x, keep_spread=True
+            )
             actions: list[Any] = [
                 Stop(str(w.ids[i]), int(w.where[i]), f"old revision of {name}")
                 for i in stop_rows
@@ -650,6 +667,7 @@ class Cluster:
             live[stop_rows] = False
             done = set(stop_rows.tolist())
             running_old = [i for i in running_old if i not in done]
+            x = len(stop_rows)
             y = max(0, min(len(fresh), r + surge - (total - x)))
             placed: list[int] = []
             if y:
@@ -1342,10 +1360,15 @@ def _spread_counts(
 
 
 def _pick_victims(
-    w: _State, cc: CompiledConstraints, rows: np.ndarray, k: int
+    w: _State,
+    cc: CompiledConstraints,
+    rows: np.ndarray,
+    k: int,
+    keep_spread: bool = False,
 ) -> np.ndarray:
-    """``k`` of ``rows`` to stop: pending ones first, then from the fullest spread
-    domains (so the spread rule keeps holding), newest first."""
+    """Up to ``k`` of ``rows`` to stop: pending ones first, then from the fullest
+    spread domains, newest first. With ``keep_spread`` a running container is only
+    picked when the spread rule still holds without it (fewer than ``k`` may come)."""
     if k <= 0:
         return np.zeros(0, np.int64)
     rows = np.asarray(rows, np.int64)
@@ -1358,11 +1381,16 @@ def _pick_victims(
         pick = left[0]
         h = cc.sp_group[pick]
         if h >= 0:
-            counts, _ = _spread_counts(w, cc, where, h)
+            counts, valid = _spread_counts(w, cc, where, h)
             dom = cc.domain[cc.sp_key[h]]
             pick = max(
                 left, key=lambda i: counts[dom[where[i]]] if cc.sp_group[i] == h else -1
             )
+            if keep_spread and cc.sp_group[pick] == h and valid.any():
+                after = counts.copy()
+                after[dom[where[pick]]] -= 1
+                if after.max() - after[valid].min() > cc.sp_skew[h]:
+                    break
         chosen.append(pick)
         left.remove(pick)
         where[pick] = -1

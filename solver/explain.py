@@ -2,13 +2,14 @@
 
 As Nomad's allocation metrics do, every machine is counted under the FIRST check it
 fails, in a fixed order: ``down``, ``cordoned``, ``node_selector key=value``,
-``taint name``, each resource (by name), ``anti_affinity key``, ``spread key``,
-``affinity service@key``, ``quota namespace``. The counts are computed with numpy
-from the final state of a placement, once per group of identical unplaced containers,
-so 100k unplaced containers that share a few shapes cost a few vector passes over the
-machines. A machine that
-passes every check in the final state (a spread or affinity domain opened up by later
-placements) is counted under ``feasible only after later placements``.
+``taint name``, each resource (by name), ``gpu devices`` (too few fully free GPU
+devices, or no single device with the share asked), ``anti_affinity key``,
+``spread key``, ``affinity service@key``, ``quota namespace``. The counts are
+computed with numpy from the final state of a placement, once per group of identical
+unplaced containers, so 100k unplaced containers that share a few shapes cost a few
+vector passes over the machines. A machine that passes every check in the final state
+(a spread or affinity domain opened up by later placements) is counted under
+``feasible only after later placements``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ def why_not(
     problem: Problem,
     assignment: np.ndarray,
     compiled: CompiledConstraints | None = None,
+    devices: np.ndarray | None = None,
 ) -> dict[int, dict[str, int]]:
     """Reasons for each unplaced container of ``assignment`` (int, shape (n,), -1 none).
 
+    ``devices`` (int, shape (n, k), -1 padded) are the GPU devices each placed
+    container holds on its machine; without them the GPU device check is skipped.
     Returns ``{container: {check: machines excluded}}`` with checks in the fixed order
     above and zero counts left out.
     """
@@ -37,11 +41,18 @@ def why_not(
         return {}
     cc = compiled if compiled is not None else compile_constraints(problem)
     state = _final_state(problem, cc, a)
+    state["gpu"] = _gpu_state(problem, a, devices)
+    cont = problem.containers
+    gpu_ask = (
+        np.zeros((len(unplaced), 0), np.int64)
+        if cont.num_gpu is None
+        else np.column_stack([cont.num_gpu[unplaced], cont.gpu_milli[unplaced]])
+    )
     shape = np.column_stack([
         cc.eclass[unplaced], cc.stay[unplaced], cc.pin[unplaced],
         cc.service_id[unplaced], cc.sp_group[unplaced], cc.af_group[unplaced],
         cc.af_required[unplaced], cc.ns_id[unplaced], cc.aa_own_key[unplaced],
-        problem.requests[unplaced],
+        problem.requests[unplaced], gpu_ask,
     ]).astype(np.int64)
     groups, first, inverse = np.unique(
         shape, axis=0, return_index=True, return_inverse=True
@@ -94,6 +105,27 @@ def _final_state(problem: Problem, cc: CompiledConstraints, a: np.ndarray) -> di
     }
 
 
+def _gpu_state(
+    problem: Problem, a: np.ndarray, devices: np.ndarray | None
+) -> np.ndarray | None:
+    """int64[m, 2]: fully free devices and largest free share per machine, or None."""
+    cont = problem.containers
+    if cont.num_gpu is None or devices is None:
+        return None
+    gpus = problem.machines.gpus
+    goff = np.concatenate([[0], np.cumsum(gpus)]).astype(np.int64)
+    free = np.full(int(goff[-1]), 1000, np.int64)
+    rows, cols = np.nonzero((np.asarray(devices) >= 0) & (a >= 0)[:, None])
+    slot = goff[a[rows]] + np.asarray(devices)[rows, cols]
+    take = np.where(cont.num_gpu[rows] > 0, 1000, cont.gpu_milli[rows])
+    np.subtract.at(free, slot, take)
+    owner = np.repeat(np.arange(problem.m), gpus)
+    whole = np.bincount(owner[free == 1000], minlength=problem.m)
+    top = np.zeros(problem.m, np.int64)
+    np.maximum.at(top, owner, free)
+    return np.column_stack([whole, top])
+
+
 def _reasons(
     problem: Problem, cc: CompiledConstraints, st: dict, i: int
 ) -> list[tuple[str, int]]:
@@ -125,6 +157,13 @@ def _reasons(
     req = problem.requests[i]
     for k, name in enumerate(problem.resources.names):
         drop(name, st["residual"][:, k] < req[k])
+    gpu = st["gpu"]
+    if gpu is not None:
+        cont = problem.containers
+        drop(
+            "gpu devices",
+            (gpu[:, 0] < cont.num_gpu[i]) | (gpu[:, 1] < cont.gpu_milli[i]),
+        )
     counts = st["counts"]
     s = cc.service_id[i]
     for g in cc.aa_groups[cc.aa_ptr[s] : cc.aa_ptr[s + 1]]:

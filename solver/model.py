@@ -24,6 +24,8 @@ STATES = ("up", "cordoned", "down")
 _RESERVED_MACHINE_COLUMNS = {"machine", "state", "taints", "gpus"}
 _RESERVED_CONTAINER_COLUMNS = {
     "container",
+    "num_gpu",
+    "gpu_milli",
     "service",
     "namespace",
     "priority",
@@ -308,6 +310,46 @@ def _states(state: Any, m: int, source: str) -> np.ndarray:
     return out
 
 
+def _gpu_requests(
+    num_gpu: Any, gpu_milli: Any, n: int, source: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """GPU device requests: whole devices (``num_gpu``) or a share of one (``gpu_milli``).
+
+    Both are None when no container asks for a device. A share is below 1000 milli-GPU
+    and must fit on a single device; a container asks one kind or the other, not both.
+    """
+    if num_gpu is None and gpu_milli is None:
+        return None, None
+    cols = []
+    for name, values in (("num_gpu", num_gpu), ("gpu_milli", gpu_milli)):
+        arr = np.zeros(n, np.int64) if values is None else np.asarray(values)
+        arr = to_int64(np.broadcast_to(arr, (n,)), source=source, field=name)
+        negative = np.flatnonzero(arr < 0)
+        if len(negative):
+            i = negative[0]
+            raise InvalidProblem(
+                f"{source}: row {i}, field {name!r}: negative amount {arr[i]}"
+            )
+        cols.append(np.ascontiguousarray(arr))
+    whole, share = cols
+    big = np.flatnonzero(share >= 1000)
+    if len(big):
+        i = big[0]
+        raise InvalidProblem(
+            f"{source}: row {i}, field 'gpu_milli': {share[i]} is not a share of one "
+            "GPU (below 1000); ask whole GPUs with 'num_gpu'"
+        )
+    both = np.flatnonzero((whole > 0) & (share > 0))
+    if len(both):
+        raise InvalidProblem(
+            f"{source}: row {both[0]}, field 'gpu_milli': a container asks either whole "
+            "GPUs (num_gpu) or a share of one GPU (gpu_milli), not both"
+        )
+    if not (whole.any() or share.any()):
+        return None, None
+    return whole, share
+
+
 class Containers:
     """Containers to place: ``requests[n, d]`` int64 plus service, namespace and constraints.
 
@@ -331,6 +373,8 @@ class Containers:
         anti_affinity: Any = None,
         spread: Any = None,
         affinity: Any = None,
+        num_gpu: Any = None,
+        gpu_milli: Any = None,
         source: str = "containers",
     ) -> None:
         self.requests, self.resources = _amounts(requests, resources, source)
@@ -358,6 +402,7 @@ class Containers:
         )
         self.spread = _optional(spread, n, source, "spread", Spread)
         self.affinity = _optional(affinity, n, source, "affinity", Affinity)
+        self.num_gpu, self.gpu_milli = _gpu_requests(num_gpu, gpu_milli, n, source)
         self._check_constraints()
 
     def _check_constraints(self) -> None:
@@ -376,6 +421,11 @@ class Containers:
 
     def __len__(self) -> int:
         return self.requests.shape[0]
+
+    @property
+    def asks_gpus(self) -> bool:
+        """True when some container asks for whole GPU devices or a share of one."""
+        return self.num_gpu is not None
 
     def __repr__(self) -> str:
         return f"Containers(n={len(self)}, resources={self.resources.names})"
@@ -612,6 +662,7 @@ class Problem:
                 )
             )
             or (self.machines.taints is not None)
+            or c.asks_gpus
             or bool(self.quotas)
             or self.pinned is not None
         )
@@ -713,6 +764,10 @@ class Problem:
             anti_affinity=opt(containers, "anti_affinity"),
             spread=opt(containers, "spread"),
             affinity=opt(containers, "affinity"),
+            num_gpu=containers["num_gpu"].to_numpy() if "num_gpu" in containers else None,
+            gpu_milli=(
+                containers["gpu_milli"].to_numpy() if "gpu_milli" in containers else None
+            ),
             source="containers frame",
         )
         current = containers["current"].to_numpy() if "current" in containers else None
@@ -749,6 +804,9 @@ class Problem:
             values = getattr(cont, col)
             if values is not None:
                 cdf[col] = pd.Series(list(values), dtype=object)
+        if cont.num_gpu is not None:
+            cdf["num_gpu"] = cont.num_gpu
+            cdf["gpu_milli"] = cont.gpu_milli
         if cont.tolerations is not None:
             cdf["tolerations"] = pd.Series(list(cont.tolerations), dtype=object)
         for key, col in cont.labels.items():

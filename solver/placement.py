@@ -44,6 +44,9 @@ class Placement:
     bound: float | None = None
     reasons: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
     options: Mapping[str, object] = field(default_factory=dict)
+    #: GPU devices per container for GPU sharing: int32 (n, k), device indices on its
+    #: machine, -1 padded (k = most devices any container got); None without GPU asks.
+    devices: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         a = np.ascontiguousarray(self.assignment, dtype=np.int32)

@@ -105,6 +105,23 @@ class Replay:
         self.a = [-1] * problem.n
         self.res = [list(map(int, row)) for row in problem.capacity]
         self.used: dict[str, list[int]] = {ns: [0] * problem.d for ns in problem.quotas}
+        self.gfree = [[1000] * int(g) for g in problem.machines.gpus]
+        self.devices: list[list[int]] = [[] for _ in range(problem.n)]
+
+    def gpu_ask(self, i: int) -> tuple[int, int]:
+        """(whole GPUs, milli-GPU share) container i asks for."""
+        c = self.p.containers
+        if c.num_gpu is None:
+            return 0, 0
+        return int(c.num_gpu[i]), int(c.gpu_milli[i])
+
+    def gpu_fits(self, i: int, j: int) -> bool:
+        """Machine j has the whole devices or the one-device share container i asks."""
+        whole, milli = self.gpu_ask(i)
+        free = self.gfree[j]
+        if sum(1 for f in free if f == 1000) < whole:
+            return False
+        return milli == 0 or any(f >= milli for f in free)
 
     def _svc(self, i: int) -> str:
         return str(self.p.containers.service[i])
@@ -135,6 +152,8 @@ class Replay:
             return False
         req = [int(x) for x in p.requests[i]]
         if any(self.res[j][k] < req[k] for k in range(p.d)):
+            return False
+        if not self.gpu_fits(i, j):
             return False
         ns = str(c.namespace[i])
         if ns in self.used:
@@ -218,6 +237,16 @@ class Replay:
         if ns in self.used:
             for k in range(self.p.d):
                 self.used[ns][k] += req[k]
+        whole, milli = self.gpu_ask(i)
+        free = self.gfree[j]
+        if whole:
+            self.devices[i] = [u for u, f in enumerate(free) if f == 1000][:whole]
+            for u in self.devices[i]:
+                free[u] = 0
+        elif milli:
+            u = min((f, u) for u, f in enumerate(free) if f >= milli)[1]
+            free[u] -= milli
+            self.devices[i] = [u]
         self.a[i] = j
 
 
@@ -231,9 +260,16 @@ def greedy(
     rule: str,
     kind: str | None = None,
     candidates: int | None = None,
+    open_first: bool = False,
+    replay: Replay | None = None,
 ) -> list[int]:
-    """The greedy pass in plain Python: machine per container, -1 if none fits."""
-    rp = Replay(problem)
+    """The greedy pass in plain Python: machine per container, -1 if none fits.
+
+    With ``open_first`` a scoring rule looks only at machines already in use and
+    opens the best-scored empty machine (ties lowest index) when none of them fits.
+    Pass ``replay`` to read the final state (devices) afterwards.
+    """
+    rp = replay if replay is not None else Replay(problem)
     m = problem.m
     top = problem.capacity.max(axis=0, initial=0)
     scale = [1.0 / float(x) if x > 0 else 0.0 for x in top]
@@ -252,8 +288,10 @@ def greedy(
                 rp.put(i, j)
             continue
         begin = start if candidates else 0
+        in_use = {x for x in rp.a if x >= 0}
         scan = [j for j in [*range(begin, m), *range(begin)]
-                if problem.machines.state[j] == UP]
+                if problem.machines.state[j] == UP
+                and (not open_first or j in in_use)]
         best, best_key, found, last = -1, (-1, -math.inf), 0, -1
         req = [int(x) for x in problem.requests[i]]
         for j in scan:
@@ -276,6 +314,16 @@ def greedy(
                 best, best_key = current, key
         if candidates and found >= candidates:
             start = (last + 1) % m
+        if best < 0 and open_first:
+            for j in range(m):
+                if (
+                    problem.machines.state[j] == UP
+                    and j not in in_use
+                    and rp.feasible(i, j)
+                ):
+                    key = _key(rp, i, j, rule, kind, cap, req, scale, base)
+                    if key > best_key:
+                        best, best_key = j, key
         if best >= 0:
             rp.put(i, best)
     return rp.a

@@ -1,4 +1,4 @@
-"""Alibaba cluster-trace-v2018: machine_meta, container_meta, batch_task, batch_instance.
+"""Alibaba cluster-trace-v2018: machine_meta, container_meta, batch task and instance.
 
 Headerless CSV files in the column order of the trace's ``schema.txt``; each may be
 gzipped (``.csv.gz``). Resources: ``cpu`` in millicores (``cpu_num`` cores x 1000; a
@@ -7,9 +7,9 @@ request of 100 = 1 core = 1000 millicores) and ``memory`` as the trace's normali
 recorded in ``metadata["scaling"]``.
 
 - ``machine_meta`` (required): the fleet (labels ``failure_domain_1``,
-  ``failure_domain_2``) and machine events: first row -> ``machine_add``; status leaving
-  ``USING`` -> ``machine_fail``, returning to it -> ``machine_repair``; a capacity change
-  -> machine ``update``. Any status other than ``USING`` counts as down.
+  ``failure_domain_2``) and machine events: first row -> ``machine_add``; status
+  leaving ``USING`` -> ``machine_fail``, returning to it -> ``machine_repair``; a
+  capacity change -> machine ``update``. Any status other than ``USING`` counts as down.
 - ``container_meta`` (optional): long-running containers, service = ``app_du``. First
   row -> ``arrive`` on its machine; a new request or machine -> ``update``; a status in
   :data:`STOPPED` -> ``depart``.
@@ -36,12 +36,12 @@ from ..model import Machines, Problem, Resources
 from .events import (
     ARRIVE,
     DEPART,
+    DICT,
     MACHINE_ADD,
     MACHINE_FAIL,
     MACHINE_REPAIR,
     SCALE,
     UPDATE,
-    DICT,
     EventBuffer,
     Trace,
     check_amounts,
@@ -504,6 +504,6 @@ def _instances(
 
 
 def read_alibaba2018(path: str | Path, *, at: int | None = None, **options) -> Problem:
-    """The 2018 trace as a Problem: every container on the fleet, or those alive at ``at``."""
+    """The 2018 trace as a Problem: every container, or those alive at ``at``."""
     trace = read_alibaba2018_trace(path, **options)
     return trace.to_problem() if at is None else trace.snapshot(at)

@@ -1,14 +1,15 @@
 """Azure packing trace 2020: a SQLite file with tables ``vm`` and ``vmType``.
 
-``vmType`` gives, per (``vmTypeId``, ``machineId``), the fraction of one machine of that
-hardware type a VM needs in ``core``, ``memory``, ``hdd``, ``ssd`` and ``nic``; ``vm`` gives
-each request's ``vmTypeId``, ``priority`` (0 high, 1 low), ``starttime`` and ``endtime``
-in fractional days (negative start = alive when collection began; NULL end = never
-leaves). The trace has no fleet size, so the reader packs onto identical machines of one
-hardware type: ``machine_type`` (default: the type able to host the most VMs), each of
-capacity ``resolution`` (default 10000) per dimension, and ``machines`` of them (default:
-the peak concurrent demand rounded up in the tightest dimension). VMs whose type that
-hardware cannot host are skipped and counted in ``metadata["skipped_vms"]``.
+``vmType`` gives, per (``vmTypeId``, ``machineId``), the fraction of one machine of
+that hardware type a VM needs in ``core``, ``memory``, ``hdd``, ``ssd`` and ``nic``;
+``vm`` gives each request's ``vmTypeId``, ``priority`` (0 high, 1 low), ``starttime``
+and ``endtime`` in fractional days (negative start = alive when collection began; NULL
+end = never leaves). The trace has no fleet size, so the reader packs onto identical
+machines of one hardware type: ``machine_type`` (default: the type able to host the
+most VMs), each of capacity ``resolution`` (default 10000) per dimension, and
+``machines`` of them (default: the peak concurrent demand rounded up in the tightest
+dimension). VMs whose type that hardware cannot host are skipped and counted in
+``metadata["skipped_vms"]``.
 
 Times become whole seconds; ``priority`` becomes 1 for high and 0 for low priority
 (higher wins in this library). Read with the standard library :mod:`sqlite3`, in chunks.
@@ -62,7 +63,7 @@ def read_azure_trace(
     resolution: int = 10000,
     chunk: int = 1 << 18,
 ) -> Trace:
-    """Read the packing trace into a Trace on identical machines of one hardware type."""
+    """Read the packing trace into a Trace on identical machines of one type."""
     p = Path(path)
     if not p.is_file():
         raise InvalidProblem(f"{p}: no such file")
@@ -141,7 +142,8 @@ def _demand(
     path: Path, con: sqlite3.Connection, machine_type: Any, resolution: int
 ) -> dict[Any, np.ndarray]:
     rows = con.execute(
-        f"SELECT rowid, vmTypeId, {', '.join(DIMENSIONS)} FROM vmType WHERE machineId = ?",
+        f"SELECT rowid, vmTypeId, {', '.join(DIMENSIONS)} FROM vmType "
+        "WHERE machineId = ?",
         (machine_type,),
     ).fetchall()
     if not rows:
@@ -174,7 +176,8 @@ def _vms(
     path: Path, con: sqlite3.Connection, demand: dict, buf: EventBuffer, chunk: int
 ) -> int:
     cur = con.execute(
-        "SELECT rowid, vmId, vmTypeId, priority, starttime, endtime FROM vm ORDER BY rowid"
+        "SELECT rowid, vmId, vmTypeId, priority, starttime, endtime "
+        "FROM vm ORDER BY rowid"
     )
     skipped = 0
     source = f"{path}: table 'vm'"
@@ -205,7 +208,9 @@ def _vms(
         skipped += int((~known).sum())
         if not known.any():
             continue
-        amounts = np.stack([demand[t] for t, k in zip(cols[2], known, strict=False) if k])
+        amounts = np.stack(
+            [demand[t] for t, k in zip(cols[2], known, strict=False) if k]
+        )
         vm_id, prio, start, end = vm_id[known], prio[known], start[known], end[known]
         priority = (prio == 0).astype(np.int64)
         t0 = np.rint(start * SECONDS_PER_DAY).astype(np.int64)
@@ -246,7 +251,9 @@ def _peak_machines(events: Any, res: Resources, resolution: int) -> int:
     kind = events["kind"].cat.codes.to_numpy()
     amounts = events[list(res.names)].to_numpy(np.int64)
     rows = np.flatnonzero(kind == ARRIVE)
-    request = dict(zip(events["container"].to_numpy()[rows], amounts[rows], strict=False))
+    request = dict(
+        zip(events["container"].to_numpy()[rows], amounts[rows], strict=False)
+    )
     sign = np.zeros((len(events), len(res)), np.int64)
     sign[rows] = amounts[rows]
     dep = np.flatnonzero(kind == DEPART)
@@ -257,6 +264,6 @@ def _peak_machines(events: Any, res: Resources, resolution: int) -> int:
 
 
 def read_azure(path: str | Path, *, at: int | None = None, **options: Any) -> Problem:
-    """The packing trace as a Problem: every VM, or the VMs alive at ``at`` (seconds)."""
+    """The packing trace as a Problem: every VM, or those alive at ``at`` (s)."""
     trace = read_azure_trace(path, **options)
     return trace.to_problem() if at is None else trace.snapshot(at)

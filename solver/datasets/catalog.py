@@ -1,8 +1,9 @@
-"""Public datasets tetrimino can read: where each comes from, its licence, size and files.
+"""Public datasets tetrimino can read: origin, licence, size and files of each.
 
 The catalog is data: URLs and checksums as the publishers give them. ``sha256`` is
-``None`` where no stable file or published checksum exists; :func:`solver.datasets.fetch.
-fetch` then downloads without verifying and says so. Nothing here touches the network.
+``None`` where no stable file or published checksum exists;
+:func:`solver.datasets.fetch.fetch` then downloads without verifying and says so.
+Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -178,7 +179,9 @@ CATALOG: dict[str, Dataset] = {
     for d in (
         Dataset(
             name="bpplib",
-            title="BPPLIB one-dimensional bin packing library (Delorme, Iori, Martello)",
+            title=(
+                "BPPLIB one-dimensional bin packing library (Delorme, Iori, Martello)"
+            ),
             source="https://github.com/mdelorme2/BPPLIB (Instances/Benchmarks/)",
             licence="CC BY-NC-ND 4.0",
             size="not stated (repository archive)",
@@ -208,7 +211,9 @@ CATALOG: dict[str, Dataset] = {
             name="roadef2012",
             title="ROADEF/EURO 2012 Google machine reassignment (sets A and B)",
             source="https://github.com/wjaskowski/roadef-challange-2012-public (data/)",
-            licence="none stated (published by Google and ROADEF/EURO for the challenge)",
+            licence=(
+                "none stated (published by Google and ROADEF/EURO for the challenge)"
+            ),
             size="not stated (repository archive)",
             reader="roadef",
             files=(
@@ -222,7 +227,9 @@ CATALOG: dict[str, Dataset] = {
         ),
         Dataset(
             name="alibaba2018",
-            title="Alibaba cluster-trace-v2018 (4000 machines, 8 days, co-located jobs)",
+            title=(
+                "Alibaba cluster-trace-v2018 (4000 machines, 8 days, co-located jobs)"
+            ),
             source="https://github.com/alibaba/clusterdata/tree/master/cluster-trace-v2018",
             licence="none stated; cite the Alibaba Open Cluster Trace Program",
             size="98 GB compressed in six files (280 GB extracted); the four tables "
@@ -232,11 +239,15 @@ CATALOG: dict[str, Dataset] = {
                 DatasetFile(n, f"{_ALI2018}/{n}", s) for n, s in _ALI2018_FILES
             ),
             checksum_note="sha256 published in the trace's trace_2018.md",
-            notes="Each .tar.gz holds one headerless CSV table; extract before reading.",
+            notes=(
+                "Each .tar.gz holds one headerless CSV table; extract before reading."
+            ),
         ),
         Dataset(
             name="alibaba-gpu2023",
-            title="Alibaba GPU cluster trace v2023 'openb' (1523 nodes, 8152-pod lists)",
+            title=(
+                "Alibaba GPU cluster trace v2023 'openb' (1523 nodes, 8152-pod lists)"
+            ),
             source="https://github.com/alibaba/clusterdata/tree/master/"
             "cluster-trace-gpu-v2023/csv",
             licence="none stated for this folder (its sibling v2020 is CC BY 4.0)",
@@ -251,11 +262,15 @@ CATALOG: dict[str, Dataset] = {
         ),
         Dataset(
             name="google2011",
-            title="Google cluster data 2011 (clusterdata-2011-2: 12.5k machines, 29 days)",
+            title=(
+                "Google cluster data 2011 (clusterdata-2011-2: 12.5k machines, 29 days)"
+            ),
             source="https://github.com/google/cluster-data/blob/master/"
             "ClusterData2011_2.md (bucket gs://clusterdata-2011-2)",
             licence="CC BY 4.0",
-            size="about 41 GB compressed (all tables); machine_events is one small file",
+            size=(
+                "about 41 GB compressed (all tables); machine_events is one small file"
+            ),
             reader="google2011",
             files=(
                 DatasetFile(

@@ -16,17 +16,17 @@ and typed columns:
     Row of ``Trace.fleet`` (-1 when none): where the trace ran the container, or the
     machine an event is about.
 one int64 column per resource
-    The container's request (``arrive``, ``update``, ``scale``) or the machine's capacity
-    (``machine_add`` and machine ``update``); 0 otherwise.
+    The container's request (``arrive``, ``update``, ``scale``) or the machine's
+    capacity (``machine_add`` and machine ``update``); 0 otherwise.
 optional columns
     ``service``, ``priority``, ``replicas`` (``scale`` events: the service's new replica
     count), ``num_gpu``, ``gpu_milli``, ``gpu_model`` (one allowed GPU model: becomes a
     ``node_selector`` on label ``gpu_model``), ``gpu_spec`` (every allowed model, ``|``
     separated, as the trace wrote it), ``qos``. String columns are categorical.
 
-An ``update`` row with ``container == -1`` changes a machine's capacity; with a container
-it changes that container's request. A machine with no machine events is up for the whole
-trace; one with events is down until its first ``machine_add``.
+An ``update`` row with ``container == -1`` changes a machine's capacity; with a
+container it changes that container's request. A machine with no machine events is up
+for the whole trace; one with events is down until its first ``machine_add``.
 
 The module also holds the streaming CSV helpers the readers share: they read a file in
 blocks with :mod:`pyarrow.csv` so memory stays flat, and turn any bad value into an
@@ -114,8 +114,8 @@ class Trace:
             )
         if self.fleet.resources.names != self.resources.names:
             raise InvalidProblem(
-                f"{self.source}: fleet resources {self.fleet.resources.names} differ from "
-                f"the trace's {self.resources.names}"
+                f"{self.source}: fleet resources {self.fleet.resources.names} "
+                f"differ from the trace's {self.resources.names}"
             )
         time = self.events["time"].to_numpy()
         if len(time) > 1 and (np.diff(time) < 0).any():
@@ -216,7 +216,9 @@ class Trace:
             named = keys if label is None else np.asarray(label[keys], dtype=object)
             services = _take(ev["service"], scale) if len(scale) else []
             extra = [
-                f"{s}#{k}" for s, r in zip(services, reps, strict=True) for k in range(r)
+                f"{s}#{k}"
+                for s, r in zip(services, reps, strict=True)
+                for k in range(r)
             ]
             ids = np.array([*named, *extra], dtype=object)
         machines = Machines(
@@ -271,7 +273,7 @@ class Trace:
 
 
 def _take(column: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """``column[rows]`` as a numpy array; a categorical gives objects, None = missing."""
+    """``column[rows]`` as numpy; a categorical gives objects, None where missing."""
     values = column.array
     if isinstance(values, pd.Categorical):
         cats = np.append(values.categories.to_numpy(dtype=object), None)
@@ -660,7 +662,7 @@ def check_amounts(
     *,
     missing_ok: bool = False,
 ) -> None:
-    """Refuse negative (and, unless ``missing_ok``, missing) amounts, naming the line."""
+    """Refuse negative (unless ``missing_ok``, missing) amounts, naming the line."""
     vals = np.asarray(values)
     if vals.dtype.kind == "f":
         nan = np.isnan(vals)
@@ -675,7 +677,8 @@ def check_amounts(
     if neg.any():
         bad = int(np.flatnonzero(neg)[0])
         raise InvalidProblem(
-            f"{path}: line {line + bad}, field {field_name!r}: negative amount {vals[bad]}"
+            f"{path}: line {line + bad}, field {field_name!r}: "
+            f"negative amount {vals[bad]}"
         )
 
 

@@ -41,8 +41,8 @@ def fetch(
 
     Files already present and matching their checksum are not downloaded again.
     Returns the local paths. Raises :class:`InvalidProblem` for an unknown dataset, one
-    that cannot be fetched over HTTP, or a checksum mismatch, and :class:`ConnectionError`
-    when the transfer breaks (run again to resume).
+    that cannot be fetched over HTTP, or a checksum mismatch, and
+    :class:`ConnectionError` when the transfer breaks (run again to resume).
     """
     d = info(dataset) if isinstance(dataset, str) else dataset
     if not d.files:

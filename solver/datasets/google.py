@@ -23,11 +23,11 @@ Disk is not a resource here (machines publish no disk capacity).
 ``instance_events*.json[.gz]``, fields as in ``clusterdata_trace_format_v3.proto``;
 integers may be quoted, as BigQuery writes them): instance events use ``time``,
 ``type``, ``collection_id``, ``instance_index``, ``machine_id``, ``priority``,
-``resource_request.cpus`` / ``.memory`` and ``alloc_collection_id``; tasks running inside
-an alloc set are skipped unless ``inside_allocs=True`` (the alloc instance already
-reserves their resources). Machine events: ``time``, ``machine_id``, ``type`` (1 add,
-2 remove, 3 update), ``capacity.cpus`` / ``.memory``, ``switch_id`` (label ``switch``),
-``platform_id`` (label ``platform``).
+``resource_request.cpus`` / ``.memory`` and ``alloc_collection_id``; tasks running
+inside an alloc set are skipped unless ``inside_allocs=True`` (the alloc instance
+already reserves their resources). Machine events: ``time``, ``machine_id``, ``type``
+(1 add, 2 remove, 3 update), ``capacity.cpus`` / ``.memory``, ``switch_id`` (label
+``switch``), ``platform_id`` (label ``platform``).
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ from ..model import Machines, Problem, Resources
 from .events import (
     ARRIVE,
     DEPART,
+    DICT,
     MACHINE_ADD,
     MACHINE_FAIL,
     MACHINE_REPAIR,
     UPDATE,
-    DICT,
     EventBuffer,
     Trace,
     check_amounts,
@@ -177,7 +177,7 @@ def _machine_events(
     labels: dict[str, str],
     source: str,
 ) -> tuple[Machines, pd.Index]:
-    """Fleet and events from a machine-events frame (time, id, type, cpu, memory, ...)."""
+    """Fleet and events from a machine-events frame (time, id, type, cpu, memory)."""
     codes, ids = pd.factorize(df["id"], sort=False)
     df = df.assign(m=codes.astype(np.int64))
     first_add = df[df["type"] == add].drop_duplicates("m")
@@ -215,10 +215,7 @@ def _machine_events(
         buf.resources,
         ids=np.asarray(ids, dtype=np.int64) if len(ids) else None,
         labels={
-            name: [
-                None if pd.isna(v) else str(v)
-                for v in heads[col]
-            ]
+            name: [None if pd.isna(v) else str(v) for v in heads[col]]
             for col, name in labels.items()
             if col in heads
         },
@@ -253,7 +250,7 @@ def _root_2011(path: Path) -> Path:
 
 
 def sniff_2011(path: str | Path) -> bool:
-    """True for a 2011 trace folder (``task_events/``, ``machine_events/``) or its parts."""
+    """True for a 2011 trace folder (``task_events/``, ``machine_events/``) or part."""
     p = Path(path)
     root = _root_2011(p)
     if p.is_file() and not (
@@ -306,9 +303,7 @@ def read_google2011_trace(
         [p] if p.is_file() and _is_task_file(p) else _parts(root, "task_events")
     )
     for part in task_parts:
-        for line, b in csv_batches(
-            part, TASK_USED_2011, names=list(TASK_EVENTS_2011)
-        ):
+        for line, b in csv_batches(part, TASK_USED_2011, names=list(TASK_EVENTS_2011)):
             key = _keys(part, line, b["job_id"], b["task_index"], "task_index")
             mach = np.nan_to_num(b["machine_id"], nan=-1).astype(np.int64)
             amounts = np.column_stack(
@@ -455,7 +450,8 @@ def _json_batches(
                                 )[0]
                             )
                             raise InvalidProblem(
-                                f"{path}: line {line + bad}, field {name!r}: missing value"
+                                f"{path}: line {line + bad}, field {name!r}: "
+                                "missing value"
                             )
                 else:
                     out[name] = column_values(pc.dictionary_encode(col))
@@ -487,7 +483,8 @@ def _locate_json(
                     int(value)
                 except (TypeError, ValueError):
                     return InvalidProblem(
-                        f"{path}: line {number}, field {name!r}: {value!r} is not an integer"
+                        f"{path}: line {number}, field {name!r}: {value!r} "
+                        "is not an integer"
                     )
     return InvalidProblem(f"{path}: unreadable JSON lines ({exc})")
 
@@ -524,7 +521,7 @@ def read_google2019_trace(
     inside_allocs: bool = False,
     block_size: int = 1 << 20,
 ) -> Trace:
-    """Read 2019 JSON-lines exports (a folder, or an instance-events file and siblings)."""
+    """Read 2019 JSON-lines exports (a folder, or an instance-events file beside)."""
     _check_mode(arrive_on)
     p = Path(path)
     root = p if p.is_dir() else p.parent

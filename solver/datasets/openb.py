@@ -1,8 +1,8 @@
-"""Alibaba GPU cluster trace v2023 ("openb"): a node list and pod lists (CSV with header).
+"""Alibaba GPU cluster trace v2023 ("openb"): node list and pod lists (CSV, header).
 
-Node list ``sn,cpu_milli,memory_mib,gpu,model`` -> the fleet: cpu in millicores, memory in
-MiB, ``gpu`` whole GPUs (``Machines.gpus``, and ``gpu`` capacity = 1000 milli-GPU each),
-label ``gpu_model`` = ``model`` (None for CPU-only nodes).
+Node list ``sn,cpu_milli,memory_mib,gpu,model`` -> the fleet: cpu in millicores, memory
+in MiB, ``gpu`` whole GPUs (``Machines.gpus``, and ``gpu`` capacity = 1000 milli-GPU
+each), label ``gpu_model`` = ``model`` (None for CPU-only nodes).
 
 Pod list ``name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,qos,pod_phase,
 creation_time,deletion_time,scheduled_time]`` -> one container per pod, arriving at
@@ -143,15 +143,15 @@ def read_openb_trace(path: str | Path, *, nodes: str | Path | None = None) -> Tr
         if share.any():
             bad = int(np.flatnonzero(share)[0])
             raise InvalidProblem(
-                f"{p}: line {line + bad}, field 'gpu_milli': {gpu_milli[bad]} is more than "
-                "one GPU (1000) for a pod asking a single GPU"
+                f"{p}: line {line + bad}, field 'gpu_milli': {gpu_milli[bad]} is "
+                "more than one GPU (1000) for a pod asking a single GPU"
             )
         too_many = num_gpu > max_gpus
         if too_many.any():
             bad = int(np.flatnonzero(too_many)[0])
             raise InvalidProblem(
-                f"{p}: line {line + bad}, field 'num_gpu': {num_gpu[bad]} GPUs, more than "
-                f"any node of {node_path.name} has ({max_gpus})"
+                f"{p}: line {line + bad}, field 'num_gpu': {num_gpu[bad]} GPUs, "
+                f"more than any node of {node_path.name} has ({max_gpus})"
             )
         gpu = np.where(num_gpu == 1, gpu_milli, num_gpu * 1000)
         amounts = np.column_stack([b["cpu_milli"], b["memory_mib"], gpu]).astype(

@@ -416,6 +416,13 @@ def _excess_with(load, cap, add, sub):
 
 
 @njit(cache=True)
+def _draw(state, m):
+    """Pseudo-random integer in ``0 .. m-1`` from a 64-bit LCG state (shape (1,))."""
+    state[0] = state[0] * np.int64(6364136223846793005) + np.int64(1442695040888963407)
+    return ((state[0] >> 33) & np.int64(0x7FFFFFFF)) % m
+
+
+@njit(cache=True)
 def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
     """Tabu search for a packing into ``k`` bins that may start overloaded.
 
@@ -428,7 +435,7 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
     ends) and ``clock`` (shape (1,), iterations done) are updated in place so the
     search can go on where it stopped.
     """
-    np.random.seed(seed)
+    rng = np.array([seed], np.int64)
     n, d = weights.shape
     zero = np.zeros(d, np.int64)
     loads = np.zeros((k, d), np.int64)
@@ -475,7 +482,7 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
                         best_delta, ties, mi, mj, mb = delta, 1, i, -1, b
                     elif delta < best_delta + 1e-12:
                         ties += 1
-                        if np.random.randint(ties) == 0:
+                        if _draw(rng, ties) == 0:
                             mi, mj, mb = i, -1, b
             for j in range(n):
                 b = assign[j]
@@ -492,7 +499,7 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
                         best_delta, ties, mi, mj, mb = delta, 1, i, j, b
                     elif delta < best_delta + 1e-12:
                         ties += 1
-                        if np.random.randint(ties) == 0:
+                        if _draw(rng, ties) == 0:
                             mi, mj, mb = i, j, b
         if mi < 0:
             continue
@@ -501,13 +508,13 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
             loads[a, j] -= weights[mi, j]
             loads[mb, j] += weights[mi, j]
         assign[mi] = mb
-        tabu[mi] = it + 3 + np.random.randint(8)
+        tabu[mi] = it + 3 + _draw(rng, 8)
         if mj >= 0:
             for j in range(d):
                 loads[mb, j] -= weights[mj, j]
                 loads[a, j] += weights[mj, j]
             assign[mj] = a
-            tabu[mj] = it + 3 + np.random.randint(8)
+            tabu[mj] = it + 3 + _draw(rng, 8)
         over[a] = _excess(loads[a], cap)
         over[mb] = _excess(loads[mb], cap)
         total = 0.0

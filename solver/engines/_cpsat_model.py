@@ -39,6 +39,11 @@ class ModelVars:
     group_current: list[int]  # model machine of each group's current machine, or -1
     permutation: np.ndarray | None = None  # hint relabelling applied (problem frame)
     hinted: bool = False
+    # (group, model machine) -> [(device, var)]: containers (shares) or devices (whole)
+    devices: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = field(
+        default_factory=dict
+    )
+    clique: int = 0  # containers that pairwise cannot share a machine (fixed apart)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -77,6 +82,9 @@ def _static_mask(problem: Problem, i: int, machines: np.ndarray) -> np.ndarray:
                 len(machines),
             )
     ok &= (problem.requests[i] <= problem.capacity[machines]).all(axis=1)
+    if cont.asks_gpus:
+        need = max(int(cont.num_gpu[i]), int(cont.gpu_milli[i] > 0))
+        ok &= mach.gpus[machines] >= need
     return ok
 
 
@@ -130,9 +138,18 @@ def group_containers(
             None if cont.affinity is None else cont.affinity[i],
             cur if keep_cur else None,
             bool(problem.pinned is not None and problem.pinned[i]),
+            _gpu_ask(problem, i),
         )
         by_key[key].append(i)
     return [np.asarray(v, dtype=np.int64) for v in by_key.values()]
+
+
+def _gpu_ask(problem: Problem, i: int) -> tuple[int, int]:
+    """(whole devices, milli share of one device) container ``i`` asks."""
+    cont = problem.containers
+    if not cont.asks_gpus:
+        return (0, 0)
+    return (int(cont.num_gpu[i]), int(cont.gpu_milli[i]))
 
 
 def machine_classes(problem: Problem, machines: np.ndarray) -> list[np.ndarray]:
@@ -146,6 +163,7 @@ def machine_classes(problem: Problem, machines: np.ndarray) -> list[np.ndarray]:
             tuple(col[m] for col in label_cols),
             mach.taint_set(m),
             int(mach.state[m]),
+            int(mach.gpus[m]),
         )
         keys[key].append(m)
     return [np.asarray(v, dtype=np.int64) for v in keys.values()]
@@ -166,24 +184,61 @@ def symmetric_machines(
 
 
 def sort_hint(
-    problem: Problem, hint: np.ndarray, classes: list[np.ndarray]
+    problem: Problem,
+    hint: np.ndarray,
+    classes: list[np.ndarray],
+    clique: np.ndarray | None = None,
 ) -> np.ndarray:
     """Relabel machines of each class so the hint fills them first, heaviest first.
 
     Returns ``perm`` with ``perm[old machine] = new machine``; the relabelled hint obeys
-    the symmetry-breaking order (used, then load on dimension 0, non-increasing).
+    the symmetry-breaking order (used, then load on dimension 0, non-increasing). With a
+    ``clique`` (containers that pairwise cannot share a machine, fixed on the first
+    machines of the only class), the machine of clique member t comes t-th.
     """
     perm = np.arange(problem.m, dtype=np.int64)
     placed = hint >= 0
     load = np.zeros((problem.m, problem.d), dtype=np.int64)
     np.add.at(load, hint[placed], problem.requests[placed])
     count = np.bincount(hint[placed], minlength=problem.m)
+    rank = np.full(problem.m, problem.m, np.int64)
+    if clique is not None:
+        on = hint[clique]
+        rank[on[on >= 0][::-1]] = np.flatnonzero(on >= 0)[::-1]
     for cls in classes:
         if cls.size < 2:
             continue
-        order = np.lexsort((cls, -load[cls, 0], -(count[cls] > 0).astype(np.int64)))
+        order = np.lexsort(
+            (cls, -load[cls, 0], -(count[cls] > 0).astype(np.int64), rank[cls])
+        )
         perm[cls[order]] = cls
     return perm
+
+
+def conflict_clique(
+    problem: Problem, free: np.ndarray, capacity: np.ndarray
+) -> np.ndarray:
+    """Containers of ``free`` that pairwise exceed ``capacity`` in some dimension.
+
+    Greedy, largest first: no two of them share a machine of that capacity, so they
+    can be fixed on distinct identical machines (symmetry breaking) and their number
+    is a lower bound.
+    """
+    req = problem.requests[free]
+    cap = np.maximum(capacity, 1)
+    big = (2 * req > capacity).any(axis=1)
+    share = (req / cap).max(axis=1)
+    order = np.argsort(-share, kind="stable")
+    chosen: list[int] = []
+    small_taken = False
+    for t in order.tolist():
+        if not big[t] and small_taken:
+            continue
+        if chosen and not (req[t] + req[chosen] > capacity).any(axis=1).all():
+            continue
+        chosen.append(t)
+        small_taken |= not big[t]
+    return free[np.asarray(chosen, np.int64)]
 
 
 def _weights(problem: Problem, groups: list[np.ndarray], move_weight: str) -> list[int]:
@@ -263,12 +318,25 @@ def build_model(
 
     groups = group_containers(problem, free, objective)
     perm = None
+    clique = None
     if symmetry and objective != "min-moves":
         sym = symmetric_machines(problem, objective, base)
         sym = np.intersect1d(sym[~fixed_busy[sym]], machines)
         classes = machine_classes(problem, sym)
+        if (
+            objective == "min-machines"
+            and len(classes) == 1
+            and classes[0].size == machines.size
+            and not fixed_busy.any()
+            and not problem.containers.asks_gpus
+        ):
+            clique = conflict_clique(
+                problem, free, problem.capacity[int(classes[0][0])]
+            )
+            if clique.size < 2:
+                clique = None
         if hint is not None:
-            perm = sort_hint(problem, hint, classes)
+            perm = sort_hint(problem, hint, classes, clique)
             hint = np.where(hint >= 0, perm[np.maximum(hint, 0)], -1)
         if machine_cap is not None:
             dropped = [cls[machine_cap:] for cls in classes]
@@ -339,6 +407,10 @@ def build_model(
         else:
             model.add(expr == len(members))
 
+    if objective != "max-placed":
+        _cover_demand(problem, model, groups, machines, cap, used, by_machine)
+    n_clique = _fix_clique(model, groups, x, machines, clique)
+    devices = _gpu_devices(problem, model, groups, x, machines, by_machine, base, free)
     _quotas(problem, model, groups, placed, free, base)
     ctx = _Context(problem, model, groups, x, machines, local, base, is_free, elig)
     _anti_affinity(ctx)
@@ -360,6 +432,7 @@ def build_model(
     weights = [1] * len(groups)
     big = 1
     if objective == "min-machines":
+        lower_bound = max(lower_bound, n_clique)
         if lower_bound > fixed_used and all_machines:
             model.add(n_used >= lower_bound - fixed_used)
         if drain is not None and drain in local and local[drain] in by_machine:
@@ -412,11 +485,194 @@ def build_model(
         big=big,
         group_current=group_current,
         permutation=perm,
+        devices=devices,
+        clique=n_clique,
     )
     if hint is not None:
         mv.hinted = add_hint(model, mv, hint)
     return model, mv
 
+
+
+def _cover_demand(problem, model, groups, machines, cap, used, by_machine) -> None:
+    """Redundant: the machines switched on cover the total demand in every dimension."""
+    if not used:
+        return
+    demand = np.zeros(problem.d, np.int64)
+    for members in groups:
+        demand += problem.requests[int(members[0])] * len(members)
+    for k in range(problem.d):
+        room = sum(int(cap[j, k]) for j in by_machine if j not in used)
+        need = int(demand[k]) - room
+        if need > 0:
+            model.add(sum(int(cap[j, k]) * v for j, v in used.items()) >= need)
+
+
+def _fix_clique(model, groups, x, machines, clique) -> int:
+    """Put clique member t on the t-th machine of the (single) machine class."""
+    if clique is None:
+        return 0
+    group_of = {int(i): g for g, members in enumerate(groups) for i in members}
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for t, i in enumerate(clique.tolist()):
+        counts[group_of[i], t] += 1
+    if any(key not in x for key in counts):
+        return 0
+    for key, c in counts.items():
+        model.add(x[key] >= c)
+    return len(clique)
+
+
+def _gpu_devices(problem, model, groups, x, machines, by_machine, base, free):
+    """Device-level GPU capacity: per device, shares + 1000 x whole devices <= 1000.
+
+    A share container sits on one device (``y[g,m,t]`` counts them); a whole-GPU
+    container takes ``num_gpu`` distinct devices (``z[g,m,t]`` marks a device taken
+    by group ``g``, at most one container per device). Devices of a machine are
+    interchangeable, so their loads are ordered when nothing outside the model uses
+    them.
+    """
+    out: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = {}
+    if not problem.containers.asks_gpus:
+        return out
+    asks = [_gpu_ask(problem, int(members[0])) for members in groups]
+    if not any(w or s for w, s in asks):
+        return out
+    outside = np.ones(problem.n, bool)
+    outside[free] = False
+    fixed = np.where(outside, base, -1)
+    fixed_dev = device_loads(problem, fixed)
+    for j, gs in by_machine.items():
+        m = int(machines[j])
+        ggs = [g for g in gs if asks[g] != (0, 0)]
+        if not ggs:
+            continue
+        room = 1000 - fixed_dev[m]
+        loads = []
+        per_group: dict[int, list] = defaultdict(list)
+        for t in range(int(problem.machines.gpus[m])):
+            terms = []
+            for g in ggs:
+                whole, share = asks[g]
+                if whole:
+                    if room[t] < 1000:
+                        continue
+                    v = model.new_bool_var(f"z[{g},{m},{t}]")
+                    terms.append(1000 * v)
+                else:
+                    top = min(len(groups[g]), int(room[t]) // share)
+                    if top <= 0:
+                        continue
+                    v = model.new_int_var(0, top, f"y[{g},{m},{t}]")
+                    terms.append(share * v)
+                per_group[g].append((t, v))
+            if terms:
+                load = sum(terms)
+                model.add(load <= int(room[t]))
+                loads.append((t, load))
+        for g in ggs:
+            whole = asks[g][0]
+            total = sum(v for _, v in per_group[g])
+            model.add(total == (whole if whole else 1) * x[g, j])
+            out[g, j] = per_group[g]
+        if not fixed_dev[m].any():
+            for (a, la), (b, lb) in itertools.pairwise(loads):
+                if b == a + 1:
+                    model.add(la >= lb)
+    return out
+
+
+def device_loads(problem: Problem, assignment: np.ndarray) -> np.ndarray:
+    """Milli-GPU used on each device by ``assignment``, int64 (m, max devices).
+
+    Devices are chosen by :func:`assign_devices`; an assignment whose devices cannot
+    be packed counts as full on every device of the machines concerned.
+    """
+    width = max(1, int(problem.machines.gpus.max(initial=0)))
+    loads = np.zeros((problem.m, width), np.int64)
+    if not problem.containers.asks_gpus:
+        return loads
+    devices = assign_devices(problem, assignment)
+    cont = problem.containers
+    for i in np.flatnonzero(np.asarray(assignment) >= 0).tolist():
+        m = int(assignment[i])
+        if devices is None:
+            loads[m, : problem.machines.gpus[m]] = 1000
+        elif cont.num_gpu[i]:
+            loads[m, devices[i][devices[i] >= 0]] += 1000
+        elif cont.gpu_milli[i]:
+            loads[m, devices[i, 0]] += int(cont.gpu_milli[i])
+    return loads
+
+
+def device_width(problem: Problem) -> int:
+    """Columns of ``Placement.devices``: the most devices one container asks."""
+    cont = problem.containers
+    return max(int(cont.num_gpu.max(initial=0)), int(cont.gpu_milli.any()))
+
+
+def assign_devices(problem: Problem, assignment: np.ndarray) -> np.ndarray | None:
+    """GPU devices for each placed container of ``assignment``, or None if they do
+    not fit (whole-GPU containers first on free devices, then shares best fit
+    decreasing); int32 (n, k), -1 padded. None as well without GPU asks."""
+    cont = problem.containers
+    if not cont.asks_gpus:
+        return None
+    a = np.asarray(assignment, np.int64)
+    out = np.full((problem.n, max(1, device_width(problem))), -1, np.int32)
+    asking = np.flatnonzero((a >= 0) & ((cont.num_gpu > 0) | (cont.gpu_milli > 0)))
+    gpus = problem.machines.gpus
+    load: dict[int, np.ndarray] = {}
+    key = np.where(cont.num_gpu > 0, cont.num_gpu * 1000 + 1000, cont.gpu_milli)
+    for i in asking[np.argsort(-key[asking], kind="stable")].tolist():
+        m = int(a[i])
+        dev = load.setdefault(m, np.zeros(int(gpus[m]), np.int64))
+        whole = int(cont.num_gpu[i])
+        if whole:
+            empty = np.flatnonzero(dev == 0)
+            if empty.size < whole:
+                return None
+            out[i, :whole] = empty[:whole]
+            dev[empty[:whole]] = 1000
+            continue
+        share = int(cont.gpu_milli[i])
+        fits = np.flatnonzero(dev + share <= 1000)
+        if not fits.size:
+            return None
+        t = int(fits[np.argmax(dev[fits])])
+        out[i, 0] = t
+        dev[t] += share
+    return out
+
+
+def extract_devices(
+    solver: cp_model.CpSolver, mv: ModelVars, problem: Problem, assignment: np.ndarray
+) -> np.ndarray | None:
+    """GPU devices of the model's containers from a solved model (others: packed)."""
+    if not problem.containers.asks_gpus:
+        return None
+    out = assign_devices(problem, np.where(_in_model(mv, problem.n), -1, assignment))
+    if out is None:
+        out = np.full((problem.n, max(1, device_width(problem))), -1, np.int32)
+    for (g, j), dev_vars in mv.devices.items():
+        members = mv.groups[g]
+        here = members[assignment[members] == mv.machines[j]].tolist()
+        whole = int(problem.containers.num_gpu[members[0]])
+        slots = []
+        for t, v in dev_vars:
+            slots += [t] * int(solver.value(v))
+        step = whole if whole else 1
+        for k, i in enumerate(here):
+            out[i, :step] = slots[k * step : (k + 1) * step]
+    return out
+
+
+def _in_model(mv: ModelVars, n: int) -> np.ndarray:
+    """True for the containers the model decided."""
+    mask = np.zeros(n, bool)
+    for members in mv.groups:
+        mask[members] = True
+    return mask
 
 @dataclass
 class _Context:

@@ -7,15 +7,28 @@ tree of ``_tree_kernels`` (``tree_find`` returns the smallest usable machine ind
 
 - first fit: one ``tree_find(state, req, 0)`` per container when it has no rules; with
   rules, the next ``tree_find`` from ``j + 1`` while machine ``j`` breaks one;
-- best / worst fit under a score: feasible machines are visited in index order from a
-  rotating start (Kubernetes' ``nextStartNodeIndex``) until ``candidates`` of them are
-  scored (0 = all); a few neighbours are probed directly before jumping with the tree.
+- best / worst fit scoring every machine: one plain pass over the machines (a few
+  integer compares each), no tree calls;
+- best / worst fit with ``candidates`` = K: feasible machines are visited in index
+  order from a rotating start (Kubernetes' ``nextStartNodeIndex``) until K of them are
+  scored; a few neighbours are probed directly before jumping with the tree;
+- bin-centric rules (``open_first``, the vector bin-packing heuristics FFD / BFD / WFD /
+  Dot-Product / L2): only machines already in use are scored (a second tree holds the
+  empty ones); a new machine is opened only when none of them is admissible, choosing
+  the best-scored empty machine, ties lowest index. Empty machines of one capacity type
+  score alike, so one admissible machine per type is enough.
+
+GPU sharing adds two virtual dimensions after the real ones: a machine's count of fully
+free devices and its largest free share on one device, against a request's
+``(num_gpu, gpu_milli)``. Both are monotone, so the tree stays exact; they are
+recomputed from the per-device free milli-GPU (``gfree``, machine j's devices at
+``gfree[goff[j]:goff[j + 1]]``) after each placement.
 
 Scores are "higher is better" for best fit (worst fit takes the lowest); a container
 whose preferred affinity holds on a machine ranks that machine above all others.
-Resource amounts stay int64; scores are float64 built from sizes normalised per
-dimension (``scale[k] = 1 / largest capacity``) or, for the Kubernetes, Nomad and
-E-PVM scores, from the machine's own capacity.
+Resource amounts stay int64; scores are float64 built from the first ``dr`` (real)
+dimensions, normalised per dimension (``scale[k] = 1 / largest capacity``) or, for the
+Kubernetes, Nomad and E-PVM scores, by the machine's own capacity.
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ from ._tree_kernels import tree_find, tree_set
 FIRST, BEST, WORST = 0, 1, 2
 SUM, L2, DOT, K8S_LEAST, K8S_MOST, K8S_BALANCED, EPVM, NOMAD = range(8)
 _PROBE = 8  # machines checked directly before asking the tree for a jump
+GPU_MILLI = 1000  # milli-GPU per device
 
 
 @njit(cache=True)
@@ -40,9 +54,9 @@ def fits(residual, j, req):
 
 
 @njit(cache=True)
-def score_of(kind, residual, capacity, j, req, scale, base):
+def score_of(kind, residual, capacity, j, req, scale, base, dr):
     """Score of placing ``req`` on machine ``j`` (higher = better under best fit)."""
-    d = req.shape[0]
+    d = dr
     s = 0.0
     if kind == SUM:
         for k in range(d):
@@ -98,8 +112,9 @@ def score_of(kind, residual, capacity, j, req, scale, base):
 
 
 @njit(cache=True)
-def next_fit(state, residual, usable, req, lo, hi):
-    """Smallest usable machine j in [lo, hi) whose residual covers ``req``, or -1."""
+def next_fit(state, residual, req, lo, hi):
+    """Smallest machine j in [lo, hi) usable in ``state`` that covers ``req``, or -1."""
+    usable = state[1]
     stop = min(lo + _PROBE, hi)
     j = lo
     while j < stop:
@@ -115,12 +130,16 @@ def next_fit(state, residual, usable, req, lo, hi):
 
 
 @njit(cache=True)
-def rules_hold(
-    i, j, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key,
-    sp_group, sp_key, sp_skew, sp_off, sp_min, af_group, af_required, af_self, at_key,
-    at_off, at_total, counts,
-):
-    """Anti-affinity, spread and required affinity allow container i on machine j."""
+def rules_hold(i, j, rules, counts, sp_min, at_total):
+    """Anti-affinity, spread and required affinity allow container i on machine j.
+
+    ``rules`` is the tuple of compiled arrays built by ``greedy.kernel_rules``.
+    """
+    service_id, domain = rules[0], rules[1]
+    aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key = rules[3:9]
+    sp_group, sp_key, sp_skew, sp_off = rules[9:13]
+    af_group, af_required, af_self = rules[14:17]
+    at_key, at_off = rules[19], rules[20]
     s = service_id[i]
     for p in range(aa_ptr[s], aa_ptr[s + 1]):
         g = aa_groups[p]
@@ -146,22 +165,92 @@ def rules_hold(
 
 
 @njit(cache=True)
+def admissible(i, j, cordoned, constrained, eclass, eligible, rules, counts, sp_min,
+               at_total):
+    """Selector, taints and the placement rules allow container i on machine j.
+
+    ``cordoned`` marks the container's own cordoned current machine, which the
+    eligibility table (machines up only) leaves out.
+    """
+    if not constrained:
+        return True
+    if not (eligible[eclass[i], j] or cordoned):
+        return False
+    return rules_hold(i, j, rules, counts, sp_min, at_total)
+
+
+@njit(cache=True)
+def preferred(i, j, constrained, rules, counts):
+    """1 when container i's preferred affinity holds on machine j, else 0."""
+    if not constrained:
+        return 0
+    af_group, af_required = rules[14], rules[15]
+    a = af_group[i]
+    if a < 0 or af_required[i]:
+        return 0
+    x = rules[1][rules[19][a], j]
+    return 1 if x >= 0 and counts[rules[20][a] + x] >= 1 else 0
+
+
+@njit(cache=True)
+def gpu_features(gfree, goff, j):
+    """(fully free devices, largest free share on one device) of machine j."""
+    whole = 0
+    top = 0
+    for u in range(goff[j], goff[j + 1]):
+        f = gfree[u]
+        if f == GPU_MILLI:
+            whole += 1
+        if f > top:
+            top = f
+    return whole, top
+
+
+@njit(cache=True)
+def take_devices(gfree, goff, j, num_gpu, milli, out):
+    """Give a container devices of machine j; their indices (on j) go to ``out``.
+
+    Whole GPUs take the lowest-index fully free devices; a share takes the device
+    with the least free milli-GPU that holds it, ties lowest index.
+    """
+    t = 0
+    if num_gpu > 0:
+        for u in range(goff[j], goff[j + 1]):
+            if t < num_gpu and gfree[u] == GPU_MILLI:
+                gfree[u] = 0
+                out[t] = u - goff[j]
+                t += 1
+    elif milli > 0:
+        pick = -1
+        for u in range(goff[j], goff[j + 1]):
+            if gfree[u] >= milli and (pick < 0 or gfree[u] < gfree[pick]):
+                pick = u
+        gfree[pick] -= milli
+        out[0] = pick - goff[j]
+
+
+@njit(cache=True)
 def greedy_pass(
-    requests, order, state, residual, usable, capacity, scale, rule, kind,
-    candidates, base, constrained, eclass, eligible, stay, pin, service_id, domain,
-    n_domains, aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key, sp_group,
-    sp_key, sp_skew, sp_off, sp_valid, sp_min, sp_nmin, af_group, af_required, af_self,
-    at_ptr, at_groups, at_key, at_off, at_total, ns_id, quota, quota_used, counts,
-    assignment,
+    requests, order, state, estate, residual, capacity, scale, dr, rule, kind,
+    candidates, base, open_first, mtype, ntypes, constrained, eclass, eligible, stay,
+    pin, rules, sp_min, sp_nmin, at_total, ns_id, quota, quota_used, counts, gpu, gfree,
+    goff, devices, assignment,
 ):
     """Place ``order``'s containers one by one; fills ``assignment`` (int32, -1 = none).
 
-    ``residual``, ``counts``, ``sp_min``, ``sp_nmin``, ``at_total`` and ``quota_used``
-    are updated in place and describe the final state. With ``constrained`` false only
-    machine usability and capacity are checked.
+    ``state`` is the tree of the machines a scoring rule looks at (all usable ones, or
+    with ``open_first`` the usable machines in use) and ``estate`` that of the usable
+    empty machines (only read with ``open_first``). ``residual``, both trees,
+    ``counts``, ``sp_min``, ``sp_nmin``, ``at_total``, ``quota_used``, ``gfree`` and
+    ``devices`` are updated in place and describe the final state. With
+    ``constrained`` false only machine usability and capacity are checked. With
+    ``gpu`` the last two columns of ``requests`` and ``residual`` are the GPU
+    features.
     """
     m = residual.shape[0]
     d = requests.shape[1]
+    dq = quota.shape[1]
+    seen = np.full(max(ntypes, 1), -1, np.int64)
     next_start = 0
     for t in range(order.shape[0]):
         i = order[t]
@@ -170,147 +259,198 @@ def greedy_pass(
             ns = ns_id[i]
             if ns >= 0:
                 over = False
-                for k in range(d):
+                for k in range(dq):
                     if req[k] > quota[ns, k] - quota_used[ns, k]:
                         over = True
                 if over:
                     continue
         best = -1
         p = pin[i] if constrained else -1
+        cur = stay[i] if constrained else -1
         if p >= 0:
-            if (
-                (eligible[eclass[i], p] or stay[i] == p)
-                and fits(residual, p, req)
-                and rules_hold(
-                    i, p, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit,
-                    aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off, sp_min,
-                    af_group, af_required, af_self, at_key, at_off, at_total, counts,
-                )
+            if fits(residual, p, req) and admissible(
+                i, p, cur == p, constrained, eclass, eligible, rules, counts, sp_min,
+                at_total,
             ):
                 best = p
         elif rule == FIRST:
             lo = 0
             while lo < m:
-                j = next_fit(state, residual, usable, req, lo, m)
+                j = next_fit(state, residual, req, lo, m)
                 if j < 0:
                     break
-                if not constrained or (
-                    eligible[eclass[i], j]
-                    and rules_hold(
-                        i, j, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit,
-                        aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off, sp_min,
-                        af_group, af_required, af_self, at_key, at_off, at_total,
-                        counts,
-                    )
-                ):
+                if admissible(i, j, False, constrained, eclass, eligible, rules,
+                              counts, sp_min, at_total):
                     best = j
                     break
                 lo = j + 1
-            if constrained:
-                j = stay[i]
-                if (
-                    j >= 0
-                    and (best < 0 or j < best)
-                    and fits(residual, j, req)
-                    and rules_hold(
-                        i, j, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit,
-                        aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off, sp_min,
-                        af_group, af_required, af_self, at_key, at_off, at_total,
-                        counts,
-                    )
-                ):
-                    best = j
+            if (
+                cur >= 0
+                and (best < 0 or cur < best)
+                and fits(residual, cur, req)
+                and rules_hold(i, cur, rules, counts, sp_min, at_total)
+            ):
+                best = cur
         else:
-            start = next_start if candidates > 0 else 0
+            usable = state[1]
             found = 0
             last = -1
             best_pref = -1
             best_key = -np.inf
-            a = af_group[i] if constrained else -1
-            prefer = a >= 0 and not af_required[i]
-            for seg in range(3):
-                if seg == 1 and candidates > 0 and found >= candidates:
-                    continue  # enough candidates before the wrap-around
-                if seg < 2:
-                    lo = start if seg == 0 else 0
-                    hi = m if seg == 0 else start
-                else:  # a cordoned machine the container already runs on
-                    if not constrained or stay[i] < 0:
-                        break
-                    lo = stay[i]
-                    hi = lo + 1
-                while lo < hi:
-                    if seg < 2:
-                        j = next_fit(state, residual, usable, req, lo, hi)
-                        if j < 0:
-                            break
-                    else:
-                        j = lo
-                        if not fits(residual, j, req):
-                            break
-                    lo = j + 1
-                    if constrained and not (
-                        (eligible[eclass[i], j] or seg == 2)
-                        and rules_hold(
-                            i, j, service_id, domain, aa_ptr, aa_groups, aa_key,
-                            aa_limit, aa_off, aa_own_key, sp_group, sp_key, sp_skew,
-                            sp_off, sp_min, af_group, af_required, af_self, at_key,
-                            at_off, at_total, counts,
-                        )
-                    ):
+            if candidates == 0:  # score every machine: one plain pass, no tree
+                for j in range(m):
+                    if not (usable[j] and fits(residual, j, req)):
                         continue
-                    key = score_of(kind, residual, capacity, j, req, scale, base)
+                    if not admissible(i, j, False, constrained, eclass, eligible,
+                                      rules, counts, sp_min, at_total):
+                        continue
+                    key = score_of(kind, residual, capacity, j, req, scale, base, dr)
                     if rule == WORST:
                         key = -key
-                    pref = 0
-                    if prefer:
-                        x = domain[at_key[a], j]
-                        if x >= 0 and counts[at_off[a] + x] >= 1:
-                            pref = 1
+                    pref = preferred(i, j, constrained, rules, counts)
                     if pref > best_pref or (pref == best_pref and key > best_key):
                         best, best_pref, best_key = j, pref, key
-                    if seg < 2:
+            else:
+                start = next_start
+                for seg in range(2):
+                    if seg == 1 and found >= candidates:
+                        break  # enough candidates before the wrap-around
+                    lo = start if seg == 0 else 0
+                    hi = m if seg == 0 else start
+                    while lo < hi:
+                        j = next_fit(state, residual, req, lo, hi)
+                        if j < 0:
+                            break
+                        lo = j + 1
+                        if not admissible(i, j, False, constrained, eclass, eligible,
+                                          rules, counts, sp_min, at_total):
+                            continue
+                        key = score_of(kind, residual, capacity, j, req, scale, base,
+                                       dr)
+                        if rule == WORST:
+                            key = -key
+                        pref = preferred(i, j, constrained, rules, counts)
+                        if pref > best_pref or (pref == best_pref and key > best_key):
+                            best, best_pref, best_key = j, pref, key
                         found += 1
                         last = j
-                        if candidates > 0 and found >= candidates:
+                        if found >= candidates:
                             break
-            if candidates > 0 and found >= candidates:
-                next_start = (last + 1) % m
+                if found >= candidates:
+                    next_start = (last + 1) % m
+            if cur >= 0 and fits(residual, cur, req) and rules_hold(
+                i, cur, rules, counts, sp_min, at_total
+            ):  # a cordoned machine the container already runs on
+                key = score_of(kind, residual, capacity, cur, req, scale, base, dr)
+                if rule == WORST:
+                    key = -key
+                pref = preferred(i, cur, constrained, rules, counts)
+                if pref > best_pref or (pref == best_pref and key > best_key):
+                    best, best_pref, best_key = cur, pref, key
+            if best < 0 and open_first:
+                best = open_machine(
+                    i, req, estate, residual, capacity, scale, dr, rule, kind, base,
+                    mtype, ntypes, seen, t, constrained, eclass, eligible, rules,
+                    counts, sp_min, at_total,
+                )
         if best < 0:
             continue
         j = best
         for k in range(d):
             residual[j, k] -= req[k]
-        tree_set(state, j, residual[j], usable[j])
+        if gpu:
+            take_devices(gfree, goff, j, req[d - 2], req[d - 1], devices[i])
+            whole, top = gpu_features(gfree, goff, j)
+            residual[j, d - 2] = whole
+            residual[j, d - 1] = top
+        if open_first and estate[1][j]:
+            tree_set(estate, j, residual[j], False)
+            tree_set(state, j, residual[j], True)
+        else:
+            tree_set(state, j, residual[j], state[1][j])
         assignment[i] = j
         if not constrained:
             continue
-        s = service_id[i]
-        for q in range(aa_ptr[s], aa_ptr[s + 1]):
-            g = aa_groups[q]
-            x = domain[aa_key[g], j]
-            if x >= 0:
-                counts[aa_off[g] + x] += 1
-        h = sp_group[i]
-        if h >= 0:
-            slot = sp_off[h] + domain[sp_key[h], j]
-            counts[slot] += 1
-            if sp_valid[slot] and counts[slot] - 1 == sp_min[h]:
-                sp_nmin[h] -= 1
-                if sp_nmin[h] == 0:
-                    sp_min[h] += 1
-                    width = 0
-                    for u in range(sp_off[h], sp_off[h] + n_domains[sp_key[h]]):
-                        if sp_valid[u] and counts[u] == sp_min[h]:
-                            width += 1
-                    sp_nmin[h] = width
-        for q in range(at_ptr[s], at_ptr[s + 1]):
-            g = at_groups[q]
-            at_total[g] += 1
-            x = domain[at_key[g], j]
-            if x >= 0:
-                counts[at_off[g] + x] += 1
+        record(i, j, rules, counts, sp_min, sp_nmin, at_total)
         ns = ns_id[i]
         if ns >= 0:
-            for k in range(d):
+            for k in range(dq):
                 quota_used[ns, k] += req[k]
+
+
+@njit(cache=True)
+def open_machine(
+    i, req, estate, residual, capacity, scale, dr, rule, kind, base, mtype, ntypes,
+    seen, stamp, constrained, eclass, eligible, rules, counts, sp_min, at_total,
+):
+    """Best-scored admissible empty machine for container i (ties lowest index), or -1.
+
+    Without a preferred affinity, empty machines of one capacity type score alike, so
+    only the first admissible machine of each type is scored, and the search stops
+    once every type has one.
+    """
+    m = residual.shape[0]
+    a = rules[14][i] if constrained else -1
+    prefer = a >= 0 and not rules[15][i]
+    best = -1
+    best_pref = -1
+    best_key = -np.inf
+    typed = 0
+    lo = 0
+    while lo < m:
+        j = next_fit(estate, residual, req, lo, m)
+        if j < 0:
+            break
+        lo = j + 1
+        u = mtype[j]
+        if not prefer and seen[u] == stamp:
+            continue
+        if not admissible(i, j, False, constrained, eclass, eligible, rules, counts,
+                          sp_min, at_total):
+            continue
+        key = score_of(kind, residual, capacity, j, req, scale, base, dr)
+        if rule == WORST:
+            key = -key
+        pref = preferred(i, j, constrained, rules, counts)
+        if pref > best_pref or (pref == best_pref and key > best_key):
+            best, best_pref, best_key = j, pref, key
+        if not prefer:
+            seen[u] = stamp
+            typed += 1
+            if typed >= ntypes:
+                break
+    return best
+
+
+@njit(cache=True)
+def record(i, j, rules, counts, sp_min, sp_nmin, at_total):
+    """Count container i on machine j in its anti-affinity, spread, affinity groups."""
+    service_id, domain, n_domains = rules[0], rules[1], rules[2]
+    aa_ptr, aa_groups, aa_key, aa_off = rules[3], rules[4], rules[5], rules[7]
+    sp_group, sp_key, sp_off, sp_valid = rules[9], rules[10], rules[12], rules[13]
+    at_ptr, at_groups, at_key, at_off = rules[17], rules[18], rules[19], rules[20]
+    s = service_id[i]
+    for q in range(aa_ptr[s], aa_ptr[s + 1]):
+        g = aa_groups[q]
+        x = domain[aa_key[g], j]
+        if x >= 0:
+            counts[aa_off[g] + x] += 1
+    h = sp_group[i]
+    if h >= 0:
+        slot = sp_off[h] + domain[sp_key[h], j]
+        counts[slot] += 1
+        if sp_valid[slot] and counts[slot] - 1 == sp_min[h]:
+            sp_nmin[h] -= 1
+            if sp_nmin[h] == 0:
+                sp_min[h] += 1
+                width = 0
+                for u in range(sp_off[h], sp_off[h] + n_domains[sp_key[h]]):
+                    if sp_valid[u] and counts[u] == sp_min[h]:
+                        width += 1
+                sp_nmin[h] = width
+    for q in range(at_ptr[s], at_ptr[s + 1]):
+        g = at_groups[q]
+        at_total[g] += 1
+        x = domain[at_key[g], j]
+        if x >= 0:
+            counts[at_off[g] + x] += 1

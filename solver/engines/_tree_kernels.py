@@ -49,7 +49,7 @@ LEVELS = 3  # lanes per sparse dimension (levels of the amount asked)
 
 @njit(cache=True)
 def _lanes(x, i, weight, offset, floor, work):
-    """Lane values of row i of ``x`` (a residual or a request) as float32 in ``work``."""
+    """Lane values of row i of ``x`` (residual or request), float32, in ``work``."""
     d, L = weight.shape
     for f in range(L):
         work[f] = BIG
@@ -92,7 +92,7 @@ def tree_build_spec(residual, usable, weight, offset, floor):
     L = weight.shape[1]
     nblocks = (m + BLOCK - 1) // BLOCK
     P = 1
-    while P < nblocks:
+    while nblocks > P:
         P *= 2
     mfeat = np.empty((m, L), np.int16)
     tree = np.full((2 * P, L), DEAD, np.int16)
@@ -122,7 +122,7 @@ def tree_build_spec(residual, usable, weight, offset, floor):
 
 @njit(cache=True)
 def _set_lane(top, w, weight, offset, f):
-    """Store direction ``w`` (0 = dimension unused) as lane f, scaled so f(top) ~ TOP."""
+    """Store direction ``w`` (0 = dimension unused) as lane f, scaled to TOP."""
     at_top = np.inf
     for k in range(top.shape[0]):
         if w[k] > 0.0:
@@ -171,7 +171,9 @@ def lane_spec(residual, usable, sample, rmin, lanes):
     levels = np.zeros((d, LEVELS), np.int64)
     for k in range(d):
         if nd > 0 and not dense[k]:
-            big = np.array([float(sample[i, k]) for i in range(s) if sample[i, k] > rmin[k]])
+            big = np.array(
+                [float(sample[i, k]) for i in range(s) if sample[i, k] > rmin[k]]
+            )
             if big.shape[0] > 0:
                 qs = _quantiles(big, LEVELS)
                 for t in range(LEVELS):
@@ -282,7 +284,7 @@ def _passes(lanes, row, rf):
 
 @njit(cache=True)
 def _scan(state, x, i, rf, start, end):
-    """Leftmost machine in [start, end) that is usable and covers ``req``; -1 if none."""
+    """Leftmost usable machine in [start, end) covering request row i; -1 if none."""
     residual, mfeat = state[0], state[5]
     d = residual.shape[1]
     for j in range(start, end):
@@ -395,7 +397,7 @@ def tree_set(state, j, residual_row, usable_j):
 
 @njit(cache=True)
 def tree_take(state, j, req):
-    """Machine j receives a container asking ``req``: subtract it and update the tree."""
+    """Machine j receives a container asking ``req``: subtract it, update the tree."""
     _take(state, j, req.reshape((1, req.shape[0])), 0)
 
 
@@ -437,7 +439,8 @@ def first_fit_state(requests, order, state):
 @njit(cache=True)
 def first_fit(requests, order, residual, usable):
     """Exact first fit: container order[t] goes to the leftmost usable machine that
-    covers it. Returns int32[n] (-1 = fits nowhere); ``residual`` is updated in place."""
+    covers it. Returns int32[n] (-1 = fits nowhere); ``residual`` is updated in
+    place."""
     return first_fit_state(requests, order, tree_build_for(residual, usable, requests))
 
 

@@ -252,9 +252,9 @@ def _warm_kernels() -> None:
     twice = np.full(1, 2, np.int64)
     kernels.first_fit_decreasing(one, np.ones(1, np.int64), twice)
     kernels.best_fit_decreasing(one, np.ones(1, np.int64), twice)
-    kernels.minimum_bin_slack(one, np.ones(1, np.int64), twice, np.zeros(1, np.int64), 9)
-    kernels.target_search(one, twice, np.zeros(1, np.int64), 1, np.zeros(1, np.int64),
-                          np.zeros(1, np.int64), 0, 1)
+    first = np.zeros(1, np.int64)
+    kernels.minimum_bin_slack(one, np.ones(1, np.int64), twice, first, 9)
+    kernels.target_search(one, twice, first.copy(), 1, first.copy(), first.copy(), 0, 1)
 
 
 def _lower_bound(items: _Items) -> int:
@@ -330,7 +330,8 @@ def _target_search(
     room = np.zeros(target)
     for r in range(min(target, len(keep))):
         room[r] = 1.0 * cap.shape[0] - fills[keep[r]]
-    for i in np.flatnonzero(assign == target)[np.argsort(-size[types[assign == target]])]:
+    spill = np.flatnonzero(assign == target)
+    for i in spill[np.argsort(-size[types[spill]])]:
         b = int(np.argmax(room))
         assign[i] = b
         room[b] -= size[types[i]]
@@ -340,7 +341,10 @@ def _target_search(
     chunk = 200
     while time.perf_counter() < deadline:
         seed += 1
-        if kernels.target_search(weights, cap, assign, target, tabu, clock, seed, chunk):
+        done = kernels.target_search(
+            weights, cap, assign, target, tabu, clock, seed, chunk
+        )
+        if done:
             patterns: list[list[int]] = [[] for _ in range(target)]
             for t, b in zip(types.tolist(), assign.tolist(), strict=True):
                 patterns[b].append(t)
@@ -696,7 +700,8 @@ def solve_arcflow(
         raise ValueError(f"unknown backend {backend!r}; use one of {sorted(BACKENDS)}")
     _warm_kernels()
     start = time.perf_counter()
-    end = start + time_limit
+    # a margin for the last solver call to hand back and the packing to be mapped
+    end = start + time_limit - min(0.5, 0.05 * time_limit)
     items = _items(problem)
     if items is None:
         return None
@@ -736,10 +741,11 @@ def solve_arcflow(
         if found is not None and len(found) < len(incumbent):
             incumbent, stage = found, "heuristic"
 
-    improve(bound, 0.1)
+    improve(bound, 0.2)
     if len(incumbent) <= bound:
         return result("optimal", incumbent)
-    graph = _build(items, max_arcs, min(end, start + max(0.5, time_limit / 3)))
+    now = time.perf_counter()
+    graph = _build(items, max_arcs, min(end, now + max(0.5, time_limit / 3)))
     if graph is None:
         return None
 
@@ -749,7 +755,7 @@ def solve_arcflow(
     bound = max(bound, math.ceil(lp_value - _EPS))
     if bound > problem.m:
         return None
-    improve(bound, 0.3)
+    improve(bound, 0.4)
     # dives with one and with several new columns per round find different packings
     dive_end = time.perf_counter() + 0.3 * max(end - time.perf_counter(), 0.0)
     for per_round in (_COLUMNS_PER_ROUND, 1, _COLUMNS_PER_ROUND, 1):
@@ -759,6 +765,13 @@ def solve_arcflow(
         dived = _dive(master, items, bound, dive_end, seed)
         if dived is not None and len(dived) < len(incumbent):
             incumbent, stage = dived, "arcflow-lp"
+        elif dived is not None and len(incumbent) > bound:
+            # the tabu search again, from the LP-shaped packing
+            now = time.perf_counter()
+            until = now + 0.3 * max(end - now, 0.0)
+            found = _target_search(items, dived, bound, until, seed + per_round)
+            if found is not None:
+                incumbent, stage = found, "arcflow-lp"
     if len(incumbent) <= bound:
         return result("optimal", incumbent, graph.size)
 

@@ -24,9 +24,18 @@ from ..explain import why_not
 from ..model import DOWN, Problem
 from ..placement import Placement, Status
 from . import register
-from ._cpsat_model import OBJECTIVES, ModelVars, build_model, extract
+from ._cpsat_model import (
+    OBJECTIVES,
+    ModelVars,
+    assign_devices,
+    build_model,
+    extract,
+    extract_devices,
+)
 
 HINT_ENGINES = ("ffd", "bfd", "dot", "k8s-most")
+#: Share of the time left that the arc-flow model gets before the assignment model.
+ARCFLOW_SHARE = 0.7
 FORMULATIONS = ("auto", "assignment", "arcflow")
 MOVE_WEIGHTS = ("count", "size")
 _LOG_LINE = re.compile(r"^#(\w+)\s+([\d.]+)s\s+best:(\S+)\s+next:\[([^,\]]*)")
@@ -46,6 +55,7 @@ class Solved:
     status: Status
     objective: float | None
     bound: float | None
+    devices: np.ndarray | None = None  # GPU devices chosen by the model
 
 
 def lower_bound(problem: Problem) -> int:
@@ -68,10 +78,15 @@ def lower_bound(problem: Problem) -> int:
 
 
 def best_hint(
-    problem: Problem, engines: tuple[str, ...], seed: int = 0
+    problem: Problem,
+    engines: tuple[str, ...],
+    seed: int = 0,
+    deadline: float | None = None,
 ) -> Placement | None:
     """The best placement among the greedy ``engines`` that exist (most placed, fewest
-    machines); None when none of them is available."""
+    machines); None when none of them is available. Past ``deadline`` (a
+    ``time.perf_counter`` instant) no further engine is tried. With GPU asks, a
+    placement whose devices cannot be packed ranks last."""
     from . import names, place
 
     known = set(names())
@@ -79,8 +94,17 @@ def best_hint(
     for name in engines:
         if name not in known:
             continue
+        if best is not None and deadline is not None and time.perf_counter() > deadline:
+            break
         pl = place(problem, engine=name, seed=seed, check=False)
-        key = (_unplaced_weight(problem, pl.assignment), pl.machines_used)
+        devices_ok = not problem.containers.asks_gpus or (
+            assign_devices(problem, pl.assignment) is not None
+        )
+        key = (
+            not devices_ok,
+            _unplaced_weight(problem, pl.assignment),
+            pl.machines_used,
+        )
         if best is None or key < best[0]:
             best = (key, pl)
     return None if best is None else best[1]
@@ -148,20 +172,25 @@ def solve_model(
     return solver, status
 
 
-def _arcflow_size(problem: Problem) -> int | None:
-    """Size of the arc-flow graph when that formulation applies, else None."""
+def _arcflow_size(problem: Problem, max_arcs: int | None = None) -> int | None:
+    """Size of the arc-flow graph when that formulation applies, else None (also when
+    the graph would exceed ``max_arcs``, which keeps the estimate itself cheap)."""
     try:
         from .arcflow import arcflow_size_estimate
     except ImportError:
         return None
-    return arcflow_size_estimate(problem)
+    if max_arcs is None:
+        return arcflow_size_estimate(problem)
+    return arcflow_size_estimate(problem, max_arcs=max_arcs)
 
 
 def choose_formulation(problem: Problem, assignment_size: int, formulation: str) -> str:
     """``arcflow`` where it applies and is estimated smaller than the assignment."""
     if formulation == "assignment":
         return "assignment"
-    size = _arcflow_size(problem)
+    # the graph before compression is at most a few times its compressed size
+    budget = None if formulation == "arcflow" else max(10_000, 20 * assignment_size)
+    size = _arcflow_size(problem, budget)
     if size is None:
         if formulation == "arcflow":
             raise InvalidProblem(
@@ -269,7 +298,11 @@ class CpsatEngine:
         status = solved.status
         if status is Status.FEASIBLE and reasons:
             status = Status.PARTIAL
+        devices = solved.devices
+        if devices is None and problem.containers.asks_gpus:
+            devices = assign_devices(problem, assignment)
         return Placement(
+            devices=devices,
             assignment=assignment,
             engine=self.name,
             status=status,
@@ -281,6 +314,7 @@ class CpsatEngine:
         )
 
     def _remaining(self, limit: float | None, start: float) -> float | None:
+        """Seconds left of ``limit`` (at least a token amount), None without limit."""
         return (
             None if limit is None else max(0.05, limit - (time.perf_counter() - start))
         )
@@ -293,11 +327,26 @@ class CpsatEngine:
         seed: int,
         start: float,
     ) -> Solved:
-        """min-machines or max-placed."""
+        """min-machines or max-placed, every phase within ``limit`` from ``start``.
+
+        Greedy starts (at most a fifth of the budget), then for one-dimensional or
+        vector packing on identical machines the arc-flow model with part of the
+        budget, then the assignment model with the time left, cut by the best bound
+        so far and hinted with the best packing so far.
+        """
         if problem.n == 0:
             return Solved(np.zeros(0, np.int64), Status.OPTIMAL, 0, 0)
-        hint_pl = best_hint(problem, self.hints, seed)
+        deadline = None if limit is None else start + limit
+        soft = None if limit is None else start + 0.2 * limit
+        hint_pl = best_hint(problem, self.hints, seed, soft)
         hint = None if hint_pl is None else np.asarray(hint_pl.assignment, np.int64)
+        cp_hint = hint
+        if (
+            hint is not None
+            and problem.containers.asks_gpus
+            and assign_devices(problem, hint) is None
+        ):
+            hint = None  # a hint for the search, not a placement to return
         complete = hint is not None and bool((hint >= 0).all())
         lb = lower_bound(problem) if objective == "min-machines" else 0
         if complete and objective == "min-machines" and hint_pl.machines_used <= lb:
@@ -315,26 +364,43 @@ class CpsatEngine:
             n_types = np.unique(problem.requests, axis=0).shape[0]
             size = n_types * min(problem.m, cap)
             if choose_formulation(problem, size, self.formulation) == "arcflow":
+                share = 1.0 if self.formulation == "arcflow" else ARCFLOW_SHARE
+                left = self._remaining(limit, start)
                 solved = _solve_arcflow(
                     problem,
-                    self._remaining(limit, start),
+                    None if left is None else share * left,
                     self.workers,
                     seed,
                     hint if complete else None,
                 )
                 if solved is not None:
-                    return self._not_worse(problem, solved, hint, complete, lb)
+                    solved = self._not_worse(problem, solved, hint, complete, lb)
+                    if (
+                        solved.status is Status.OPTIMAL
+                        or self.formulation == "arcflow"
+                        or solved.assignment is None
+                    ):
+                        return solved
+                    # the assignment model goes on from the arc-flow packing and bound
+                    lb = max(lb, int(solved.bound or 0))
+                    hint = cp_hint = solved.assignment
+                    cap = int(np.unique(hint).shape[0])
+                    complete = True
 
         model, mv = build_model(
-            problem, objective=objective, hint=hint, lower_bound=lb, machine_cap=cap
+            problem, objective=objective, hint=cp_hint, lower_bound=lb, machine_cap=cap
         )
-        solver, status = solve_model(
-            model,
-            time_limit=self._remaining(limit, start),
-            workers=self.workers,
-            seed=seed,
-            progress=self.progress,
-        )
+        left = None if deadline is None else deadline - time.perf_counter() - 0.05
+        if left is not None and left <= 0.01:
+            solver, status = None, cp_model.UNKNOWN
+        else:
+            solver, status = solve_model(
+                model,
+                time_limit=left,
+                workers=self.workers,
+                seed=seed,
+                progress=self.progress,
+            )
         if status == cp_model.MODEL_INVALID:
             raise PlacementError(f"cpsat: invalid model ({model.validate()})")
         if status == cp_model.INFEASIBLE and objective == "min-machines":
@@ -349,9 +415,13 @@ class CpsatEngine:
         solved = Solved(None, _STATUS[status], None, None)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             solved.assignment = extract(solver, mv, problem, None)
+            solved.devices = extract_devices(solver, mv, problem, solved.assignment)
             solved.objective = round(solver.objective_value)
         if status != cp_model.INFEASIBLE:
-            solved.bound = max(lb, int(np.ceil(solver.best_objective_bound - 1e-6)))
+            solved.bound = max(lb, mv.clique)
+            if solver is not None:
+                cp_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
+                solved.bound = max(solved.bound, cp_bound)
         return self._not_worse(problem, solved, hint, complete, lb)
 
     def _not_worse(
@@ -372,7 +442,7 @@ class CpsatEngine:
         if solved.assignment is not None:
             used = int(np.unique(solved.assignment).shape[0])
             status = Status.OPTIMAL if used <= bound else Status.FEASIBLE
-            return Solved(solved.assignment, status, used, bound)
+            return replace(solved, status=status, objective=used, bound=bound)
         if hint is not None and solved.status is not Status.INFEASIBLE:
             return Solved(hint, Status.FEASIBLE, None, bound)
         return replace(
@@ -390,7 +460,11 @@ class CpsatEngine:
     ) -> Solved:
         """max-placed: objective = priority-weighted unplaced count (0 = all placed)."""
         bound = None
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+        if solver is not None and status in (
+            cp_model.OPTIMAL,
+            cp_model.FEASIBLE,
+            cp_model.UNKNOWN,
+        ):
             bound = int(solver.best_objective_bound // mv.big)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             a = extract(solver, mv, problem, None)
@@ -400,7 +474,9 @@ class CpsatEngine:
                 int(np.unique(hint[hint >= 0]).shape[0]),
             ):
                 st = Status.OPTIMAL if status == cp_model.OPTIMAL else Status.FEASIBLE
-                return Solved(a, st, key[0], bound)
+                return Solved(
+                    a, st, key[0], bound, extract_devices(solver, mv, problem, a)
+                )
         if hint is not None:
             st = (
                 Status.OPTIMAL
@@ -423,7 +499,15 @@ class CpsatEngine:
         within_budget = self.max_machines is None or (
             np.unique(current[current >= 0]).shape[0] <= self.max_machines
         )
-        if (current >= 0).all() and within_budget and _is_valid(problem, current):
+        devices_ok = not problem.containers.asks_gpus or (
+            assign_devices(problem, current) is not None
+        )
+        if (
+            (current >= 0).all()
+            and within_budget
+            and devices_ok
+            and _is_valid(problem, current)
+        ):
             return Solved(current, Status.OPTIMAL, 0, 0)
         model, mv = build_model(
             problem,
@@ -446,6 +530,7 @@ class CpsatEngine:
         solved = Solved(None, _STATUS[status], None, None)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             solved.assignment = extract(solver, mv, problem, None)
+            solved.devices = extract_devices(solver, mv, problem, solved.assignment)
             solved.objective = _moves(problem, solved.assignment, mv)
         if status != cp_model.INFEASIBLE:
             solved.bound = int(np.ceil(solver.best_objective_bound - 1e-6))

@@ -25,21 +25,24 @@ RULES = ("first", "best", "worst")
 SCORES = (
     "sum", "l2", "dot", "k8s-least", "k8s-most", "k8s-balanced", "epvm", "nomad",
 )
-OPTIONS = ("order", "rule", "score", "candidates")
+OPTIONS = ("order", "rule", "score", "candidates", "open_first")
 
-#: name -> (order, rule, score); k8s-*, nomad and epvm keep the queue's priority order.
-PRESETS: dict[str, tuple[str, str, str | None]] = {
-    "ff": ("none", "first", None),
-    "ffd": ("sum", "first", None),
-    "bfd": ("sum", "best", "sum"),
-    "wfd": ("sum", "worst", "sum"),
-    "dot": ("sum", "best", "dot"),
-    "l2": ("sum", "best", "l2"),
-    "k8s-least": ("priority", "best", "k8s-least"),
-    "k8s-most": ("priority", "best", "k8s-most"),
-    "k8s-balanced": ("priority", "best", "k8s-balanced"),
-    "nomad": ("priority", "best", "nomad"),
-    "epvm": ("priority", "best", "epvm"),
+#: name -> (order, rule, score, open_first). The vector bin-packing heuristics (bfd,
+#: wfd, dot, l2; Panigrahy et al. 2011) are bin-centric: they score only machines in
+#: use and open a new one when none fits. k8s-*, nomad and epvm score every feasible
+#: machine, as the schedulers they name do, in the queue's priority order.
+PRESETS: dict[str, tuple[str, str, str | None, bool]] = {
+    "ff": ("none", "first", None, False),
+    "ffd": ("sum", "first", None, False),
+    "bfd": ("sum", "best", "sum", True),
+    "wfd": ("sum", "worst", "sum", True),
+    "dot": ("sum", "best", "dot", True),
+    "l2": ("sum", "best", "l2", True),
+    "k8s-least": ("priority", "best", "k8s-least", False),
+    "k8s-most": ("priority", "best", "k8s-most", False),
+    "k8s-balanced": ("priority", "best", "k8s-balanced", False),
+    "nomad": ("priority", "best", "nomad", False),
+    "epvm": ("priority", "best", "epvm", False),
 }
 
 
@@ -50,7 +53,9 @@ class GreedyEngine:
     ``rule`` is ``first`` (lowest machine index that fits), ``best`` (highest ``score``)
     or ``worst`` (lowest ``score``). ``candidates`` = K stops after K feasible machines
     visited from a rotating start, as kube-scheduler's percentageOfNodesToScore; None
-    scores every feasible machine. The pass is deterministic: ``seed`` and
+    scores every feasible machine. With ``open_first`` only machines already in use
+    are scored, and a new machine (the best-scored empty one, ties lowest index) is
+    opened only when none of them fits. The pass is deterministic: ``seed`` and
     ``time_limit`` are accepted for the Engine protocol and do not change the result.
     """
 
@@ -59,6 +64,7 @@ class GreedyEngine:
     rule: str = "first"
     score: str | None = None
     candidates: int | None = None
+    open_first: bool = False
 
     def __post_init__(self) -> None:
         _choice("order", self.order, ORDERS)
@@ -74,6 +80,12 @@ class GreedyEngine:
                 f"engine {self.name!r}: option 'candidates' must be a positive integer "
                 f"or None, got {k!r}"
             )
+        if not isinstance(self.open_first, bool | np.bool_):
+            raise InvalidProblem(
+                f"engine {self.name!r}: option 'open_first' must be True or False, "
+                f"got {self.open_first!r}"
+            )
+        object.__setattr__(self, "open_first", bool(self.open_first))
 
     def solve(
         self,
@@ -88,12 +100,13 @@ class GreedyEngine:
         start = time.perf_counter()
         compiled = compile_constraints(problem)
         order = container_order(problem, self.order, compiled)
-        assignment = run(
-            problem, compiled, order, self.rule, self.score, self.candidates
+        assignment, devices = run(
+            problem, compiled, order, self.rule, self.score, self.candidates,
+            self.open_first,
         )
         reasons = {}
         if (assignment < 0).any():
-            reasons = why_not(problem, assignment, compiled)
+            reasons = why_not(problem, assignment, compiled, devices)
         placed = assignment >= 0
         used = int(np.unique(assignment[placed]).shape[0])
         return Placement(
@@ -104,6 +117,7 @@ class GreedyEngine:
             objective=float(used),
             reasons=reasons,
             options={k: v for k, v in asdict(self).items() if k != "name"},
+            devices=devices,
         )
 
 
@@ -116,15 +130,16 @@ def _choice(option: str, value: object, allowed: tuple[str, ...]) -> None:
 
 
 def preset(name: str, **options: object) -> GreedyEngine:
-    """Registered preset ``name`` with ``options`` (order, rule, score, candidates)."""
+    """Registered preset ``name`` with ``options`` (order, rule, score, candidates,
+    open_first)."""
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise InvalidProblem(
             f"engine {name!r}: unknown option {unknown[0]!r}; accepted options: "
             f"{', '.join(OPTIONS)}"
         )
-    order, rule, score = PRESETS[name]
-    engine = GreedyEngine(name, order, rule, score)
+    order, rule, score, open_first = PRESETS[name]
+    engine = GreedyEngine(name, order, rule, score, open_first=open_first)
     return replace(engine, **options) if options else engine
 
 
@@ -200,6 +215,112 @@ def _targets_first(order: np.ndarray, cc: CompiledConstraints) -> np.ndarray:
     return np.lexsort((pos, rank)).astype(np.int64)
 
 
+def kernel_rules(cc: CompiledConstraints) -> tuple[np.ndarray, ...]:
+    """The compiled rule arrays in the order the kernels index them."""
+    return (
+        cc.service_id, cc.domain, cc.n_domains, cc.aa_ptr, cc.aa_groups, cc.aa_key,
+        cc.aa_limit, cc.aa_off, cc.aa_own_key, cc.sp_group, cc.sp_key, cc.sp_skew,
+        cc.sp_off, cc.sp_valid, cc.af_group, cc.af_required, cc.af_self, cc.at_ptr,
+        cc.at_groups, cc.at_key, cc.at_off,
+    )
+
+
+@dataclass
+class _Gpu:
+    """Device-level GPU state: free milli-GPU per device, machine j's at goff[j]:."""
+
+    requests: np.ndarray  # int64[n, 2] (num_gpu, gpu_milli)
+    features: np.ndarray  # int64[m, 2] (fully free devices, largest free share)
+    gfree: np.ndarray  # int64[total devices]
+    goff: np.ndarray  # int64[m + 1]
+    devices: np.ndarray  # int32[n, k] device indices per container, -1 padded
+
+
+def _gpu(problem: Problem) -> _Gpu | None:
+    """The GPU sharing state of an empty fleet, or None when nobody asks for GPUs."""
+    from ._kernels import GPU_MILLI
+
+    cont = problem.containers
+    if cont.num_gpu is None:
+        return None
+    gpus = problem.machines.gpus.astype(np.int64)
+    goff = np.zeros(problem.m + 1, np.int64)
+    np.cumsum(gpus, out=goff[1:])
+    whole = cont.num_gpu.astype(np.int64)
+    return _Gpu(
+        requests=np.column_stack([whole, cont.gpu_milli]).astype(np.int64),
+        features=np.column_stack([gpus, np.where(gpus > 0, GPU_MILLI, 0)]),
+        gfree=np.full(int(goff[-1]), GPU_MILLI, np.int64),
+        goff=goff,
+        devices=np.full((problem.n, max(1, int(whole.max(initial=0)))), -1, np.int32),
+    )
+
+
+def _types(problem: Problem, ok: np.ndarray) -> tuple[np.ndarray, int]:
+    """Capacity type of each usable machine (int64[m]) and the number of types."""
+    rows = np.column_stack([problem.capacity, problem.machines.gpus])[ok]
+    mtype = np.zeros(problem.m, np.int64)
+    if not len(rows):
+        return mtype, 0
+    uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+    mtype[ok] = inverse.reshape(-1)
+    return mtype, int(uniq.shape[0])
+
+
+def _pass(
+    problem: Problem,
+    cc: CompiledConstraints,
+    order: np.ndarray,
+    rule: str,
+    score: str | None,
+    candidates: int | None,
+    open_first: bool,
+    residual: np.ndarray,
+    ok: np.ndarray,
+    used: np.ndarray,
+    stay: np.ndarray,
+    counters: tuple[np.ndarray, ...],
+    assignment: np.ndarray,
+    gpu: _Gpu | None,
+) -> None:
+    """Build the trees and run the kernel; ``assignment`` and the state fill in place.
+
+    ``residual`` (int64[m, d]) is the capacity left, ``ok`` (bool[m]) the machines new
+    placements may use, ``used`` (bool[m]) the machines already running something,
+    ``counters`` = (counts, sp_min, sp_nmin, at_total, quota_used).
+    """
+    from . import _kernels as kr
+    from ._tree_kernels import tree_build
+
+    req = np.ascontiguousarray(problem.requests, dtype=np.int64)
+    if gpu is not None:
+        req = np.ascontiguousarray(np.hstack([req, gpu.requests]))
+        residual = np.ascontiguousarray(np.hstack([residual, gpu.features]))
+    open_first = open_first and rule != "first"
+    if open_first:
+        state = tree_build(residual, np.ascontiguousarray(ok & used))
+        estate = tree_build(residual, np.ascontiguousarray(ok & ~used))
+        mtype, ntypes = _types(problem, ok)
+    else:
+        state = estate = tree_build(residual, np.ascontiguousarray(ok))
+        mtype, ntypes = np.zeros(problem.m, np.int64), 0
+    counts, sp_min, sp_nmin, at_total, quota_used = counters
+    devices = gpu.devices if gpu is not None else np.zeros((0, 1), np.int32)
+    kr.greedy_pass(
+        req, np.ascontiguousarray(order, dtype=np.int64), state, estate, residual,
+        np.ascontiguousarray(problem.capacity, dtype=np.int64), normalised(problem),
+        problem.d, RULES.index(rule),
+        SCORES.index(score) if score and rule != "first" else 0,
+        candidates or 0, float(max(problem.m, 2)), open_first, mtype, ntypes,
+        not cc.trivial, cc.eclass, cc.eligible, stay, cc.pin, kernel_rules(cc),
+        sp_min, sp_nmin, at_total, cc.ns_id, cc.quota, quota_used, counts,
+        gpu is not None,
+        gpu.gfree if gpu is not None else np.zeros(0, np.int64),
+        gpu.goff if gpu is not None else np.zeros(1, np.int64),
+        devices, assignment,
+    )
+
+
 def run(
     problem: Problem,
     cc: CompiledConstraints,
@@ -207,20 +328,23 @@ def run(
     rule: str,
     score: str | None,
     candidates: int | None,
-) -> np.ndarray:
-    """Run the greedy kernel; returns int32[n] machine per container (-1 unplaced)."""
-    from . import _kernels as kr
-    from ._tree_kernels import first_fit, tree_build
+    open_first: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the greedy kernel on an empty fleet.
 
-    req = np.ascontiguousarray(problem.requests, dtype=np.int64)
+    Returns the int32[n] machine per container (-1 unplaced) and, when containers ask
+    for GPUs, the int32 (n, k) device indices each got on its machine (-1 padded).
+    """
+    from ._tree_kernels import first_fit
+
     residual = np.ascontiguousarray(problem.capacity, dtype=np.int64).copy()
     usable = np.ascontiguousarray(problem.machines.state == UP)
-    order = np.ascontiguousarray(order, dtype=np.int64)
-    if cc.trivial and rule == "first":
-        return np.asarray(first_fit(req, order, residual, usable), dtype=np.int32)
+    gpu = _gpu(problem)
+    if cc.trivial and rule == "first" and gpu is None:
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        req = np.ascontiguousarray(problem.requests, dtype=np.int64)
+        return np.asarray(first_fit(req, order, residual, usable), dtype=np.int32), None
     assignment = np.full(problem.n, -1, np.int32)
-    state = tree_build(residual, usable)
-    counts = np.zeros(cc.n_counts, np.int64)
     sp_nmin = np.array(
         [
             int(cc.sp_valid[o : o + cc.n_domains[k]].sum())
@@ -228,24 +352,15 @@ def run(
         ],
         np.int64,
     )
-    kr.greedy_pass(
-        req, order, state, residual, usable,
-        np.ascontiguousarray(problem.capacity, dtype=np.int64),
-        normalised(problem),
-        RULES.index(rule),
-        SCORES.index(score) if score else 0,
-        candidates or 0,
-        float(max(problem.m, 2)),
-        not cc.trivial,
-        cc.eclass, cc.eligible, cc.stay, cc.pin, cc.service_id, cc.domain, cc.n_domains,
-        cc.aa_ptr, cc.aa_groups, cc.aa_key, cc.aa_limit, cc.aa_off, cc.aa_own_key,
-        cc.sp_group, cc.sp_key, cc.sp_skew, cc.sp_off, cc.sp_valid,
-        np.zeros(len(cc.sp_key), np.int64), sp_nmin,
-        cc.af_group, cc.af_required, cc.af_self, cc.at_ptr, cc.at_groups, cc.at_key,
-        cc.at_off, np.zeros(len(cc.at_key), np.int64),
-        cc.ns_id, cc.quota, np.zeros_like(cc.quota), counts, assignment,
+    counters = (
+        np.zeros(cc.n_counts, np.int64), np.zeros(len(cc.sp_key), np.int64), sp_nmin,
+        np.zeros(len(cc.at_key), np.int64), np.zeros_like(cc.quota),
     )
-    return assignment
+    _pass(
+        problem, cc, order, rule, score, candidates, open_first, residual, usable,
+        np.zeros(problem.m, bool), cc.stay, counters, assignment, gpu,
+    )
+    return assignment, None if gpu is None else gpu.devices
 
 
 for _name in PRESETS:
@@ -321,6 +436,7 @@ def place_into(
     held: np.ndarray | None = None,
     usable: np.ndarray | None = None,
     held_rules: bool = False,
+    open_first: bool = False,
 ) -> np.ndarray:
     """Place the containers ``todo`` (in that order) around those already placed.
 
@@ -332,12 +448,10 @@ def place_into(
     up). A container never keeps a cordoned machine here: every placement is new.
     With ``held_rules`` the held copies also count for anti-affinity and affinity
     (both copies exist while the new one starts); spread always counts the state
-    after the old copies stop. Returns int32[n]: ``assignment`` with each ``todo``
-    container's machine (-1 when it did not fit).
+    after the old copies stop. ``open_first`` makes a scoring rule bin-centric (see
+    :class:`GreedyEngine`); GPU device requests are not placed here. Returns int32[n]:
+    ``assignment`` with each ``todo`` container's machine (-1 when it did not fit).
     """
-    from . import _kernels as kr
-    from ._tree_kernels import tree_build
-
     out = np.asarray(assignment, dtype=np.int32).copy()
     todo = np.ascontiguousarray(todo, dtype=np.int64)
     out[todo] = -1
@@ -360,22 +474,11 @@ def place_into(
     ok = problem.machines.state == UP
     if usable is not None:
         ok = ok & np.asarray(usable, dtype=bool)
-    ok = np.ascontiguousarray(ok)
-    state = tree_build(residual, ok)
-    kr.greedy_pass(
-        np.ascontiguousarray(problem.requests, dtype=np.int64), todo, state, residual,
-        ok, np.ascontiguousarray(problem.capacity, dtype=np.int64),
-        normalised(problem),
-        RULES.index(rule),
-        SCORES.index(score) if score and rule != "first" else 0,
-        candidates or 0,
-        float(max(problem.m, 2)),
-        True,
-        cc.eclass, cc.eligible, np.full(problem.n, -1, np.int32), cc.pin,
-        cc.service_id, cc.domain, cc.n_domains,
-        cc.aa_ptr, cc.aa_groups, cc.aa_key, cc.aa_limit, cc.aa_off, cc.aa_own_key,
-        cc.sp_group, cc.sp_key, cc.sp_skew, cc.sp_off, cc.sp_valid, sp_min, sp_nmin,
-        cc.af_group, cc.af_required, cc.af_self, cc.at_ptr, cc.at_groups, cc.at_key,
-        cc.at_off, at_total, cc.ns_id, cc.quota, quota_used, counts, out,
+    used = (residual != problem.capacity).any(axis=1)
+    used[out[out >= 0]] = True
+    _pass(
+        problem, cc, todo, rule, score, candidates, open_first, residual,
+        np.ascontiguousarray(ok), used, np.full(problem.n, -1, np.int32),
+        (counts, sp_min, sp_nmin, at_total, quota_used), out, None,
     )
     return out

@@ -1,13 +1,16 @@
 """The ``lns`` engine: large neighbourhood search with CP-SAT over a greedy placement.
 
 For instances too large for one exact model (10k to 1M containers). Starting from the
-best greedy placement, each step frees a neighbourhood of a few machines (a nearly empty
-machine plus machines with slack, a random set, or the machines of one service), and
-re-solves those containers on those machines with the assignment model, everything else
-fixed; an improvement (fewer machines there, or less load on the machine being drained)
-is kept. It stops at the time limit, after ``iterations`` steps, or at the lower bound.
-With ``workers=1`` and ``iterations`` set, every sub-solve has a deterministic time
-budget and the run is reproducible for a seed.
+best greedy placement, each step picks a machine to drain (one of the least loaded) and
+a few machines whose free capacity complements its load, frees every container on them
+and re-solves those containers on those machines with CP-SAT, everything else fixed.
+The sub-model asks for strictly less load on the drained machine than now and stops at
+its first such solution, so a step is cheap; repeated steps concentrate free capacity
+on the drained machine until it empties. Without placement rules the sub-model is a
+small vector packing model built directly; with rules it is the full assignment model
+of the neighbourhood. It stops at the time limit, after ``iterations`` steps, or at the
+lower bound. With ``workers=1`` and ``iterations`` set, every sub-solve has a
+deterministic time budget and the run is reproducible for a seed.
 """
 
 from __future__ import annotations
@@ -24,29 +27,29 @@ from ..explain import why_not
 from ..model import Problem
 from ..placement import Placement, Status
 from . import register
-from ._cpsat_model import build_model, extract
+from ._cpsat_model import assign_devices, build_model, extract
 from .cpsat import best_hint, lower_bound, solve_model
 
-KINDS = ("slack", "random", "service")
+KINDS = ("complement", "random")
+_SCALE = 1000  # a container asking a whole machine weighs 1000 per dimension
+_TABU = 3  # failed steps in a row before a machine rests as drain candidate
+_REST = 50  # steps a machine rests
 
 
 @dataclass
 class _State:
-    """The incumbent: assignment, per-machine load and containers."""
+    """The incumbent: assignment, per-machine loads and containers."""
 
     assignment: np.ndarray  # int64 (n,)
-    load: np.ndarray  # float64 (m,), requests / capacity summed over dimensions
+    load: np.ndarray  # int64 (m, d), requests summed per machine
     members: list[list[int]]  # containers on each machine
 
     @classmethod
     def of(cls, problem: Problem, assignment: np.ndarray) -> _State:
         a = np.asarray(assignment, np.int64).copy()
         placed = np.flatnonzero(a >= 0)
-        cap = problem.capacity.astype(np.float64)
-        cap[cap == 0] = 1.0
-        share = (problem.requests[placed] / cap[a[placed]]).sum(axis=1)
-        load = np.zeros(problem.m)
-        np.add.at(load, a[placed], share)
+        load = np.zeros((problem.m, problem.d), np.int64)
+        np.add.at(load, a[placed], problem.requests[placed])
         order = placed[np.argsort(a[placed], kind="stable")]
         cuts = np.searchsorted(a[order], np.arange(problem.m + 1))
         members = [order[cuts[m] : cuts[m + 1]].tolist() for m in range(problem.m)]
@@ -70,16 +73,8 @@ class _State:
             if m >= 0:
                 self.members[m].append(i)
         for m in touched:
-            self.load[m] = float(_norm(problem, self.members[m], m))
-
-
-def _norm(problem: Problem, containers: list[int], m: int) -> float:
-    """Load of ``containers`` on machine ``m`` as a sum of fractions of its capacity."""
-    if not containers:
-        return 0.0
-    cap = problem.capacity[m].astype(np.float64)
-    cap[cap == 0] = 1.0
-    return float((problem.requests[containers].sum(axis=0) / cap).sum())
+            rows = self.members[m]
+            self.load[m] = problem.requests[rows].sum(axis=0) if rows else 0
 
 
 @dataclass
@@ -91,8 +86,8 @@ class LnsEngine:
     seed: int = 0
     progress: Callable[[str], None] | None = None
     iterations: int | None = None
-    neighbourhood: int = 60
-    sub_time_limit: float = 0.1
+    neighbourhood: int = 80
+    sub_time_limit: float = 0.05
     hints: tuple[str, ...] = ("ffd",)
     objective: str = "min-machines"
     name: str = "lns"
@@ -126,8 +121,15 @@ class LnsEngine:
         )
         state = _State.of(problem, start_assignment)
         bound = lower_bound(problem)
-        services = _services(problem)
-        it = 0
+        plain = not problem.has_constraints
+        # containers asking GPU devices keep their machine (their devices stay put)
+        movable = np.ones(problem.n, bool)
+        if problem.containers.asks_gpus:
+            cont = problem.containers
+            movable = (cont.num_gpu == 0) & (cont.gpu_milli == 0)
+        fails = np.zeros(problem.m, np.int64)
+        rest = np.zeros(problem.m, np.int64)
+        it = improved = 0
         last_report = start
         while problem.n and state.used > bound:
             if self.iterations is not None:
@@ -135,10 +137,21 @@ class LnsEngine:
                     break
             elif limit is not None and time.perf_counter() - start >= limit:
                 break
-            kind = KINDS[it % (3 if services else 2)]
-            machines, drain = self._neighbourhood(problem, state, rng, kind, services)
+            kind = KINDS[it % len(KINDS)]
+            machines, drain = self._neighbourhood(
+                problem, state, rng, kind, rest, it, movable
+            )
+            ok = False
             if machines.size >= 2:
-                self._improve(problem, state, machines, drain, seed + it, limit, start)
+                step = self._improve_plain if plain else self._improve
+                ok = step(problem, state, machines, drain, seed + it, limit, start,
+                          movable)
+            if drain >= 0:
+                fails[drain] = 0 if ok else fails[drain] + 1
+                if fails[drain] >= _TABU:
+                    rest[drain] = it + _REST
+                    fails[drain] = 0
+            improved += ok
             it += 1
             now = time.perf_counter()
             if self.progress is not None and now - last_report >= 1.0:
@@ -161,10 +174,12 @@ class LnsEngine:
             objective=used,
             bound=bound,
             reasons=reasons,
+            devices=assign_devices(problem, a),
             options={
                 "time_limit": limit,
                 "workers": self.workers,
                 "iterations": it,
+                "improvements": improved,
                 "neighbourhood": self.neighbourhood,
             },
         )
@@ -175,44 +190,141 @@ class LnsEngine:
         state: _State,
         rng: np.random.Generator,
         kind: str,
-        services: list[np.ndarray],
+        rest: np.ndarray,
+        it: int,
+        movable: np.ndarray,
     ) -> tuple[np.ndarray, int]:
-        """Machines to re-solve and the one to drain."""
+        """A machine to drain and machines whose free room complements its load.
+
+        The drain is one of the five least loaded machines not resting; the others are
+        drawn among the machines with the most room in the dimensions the drain uses
+        (``complement``) or uniformly (``random``), until about ``neighbourhood``
+        containers are freed.
+        """
         used = np.flatnonzero(np.fromiter((bool(c) for c in state.members), bool))
         if used.size < 2:
             return used, -1
-        load = state.load[used]
-        if kind == "service":
-            svc = services[int(rng.integers(len(services)))]
-            pool = np.unique(state.assignment[svc])
-            pool = pool[pool >= 0]
-            drain = int(pool[np.argmin(state.load[pool])]) if pool.size else -1
-        elif kind == "slack":
-            emptiest = np.argsort(load, kind="stable")[: 3 * self.neighbourhood]
-            pool = used[emptiest]
-            drain = int(pool[rng.integers(min(pool.size, 5))])
+        cap = np.maximum(problem.capacity[used], 1)
+        fill = (state.load[used] * _SCALE // cap).max(axis=1)
+        awake = rest[used] <= it
+        candidates = used[awake] if awake.any() else used
+        cfill = fill[awake] if awake.any() else fill
+        few = candidates[np.argsort(cfill, kind="stable")[:5]]
+        drain = int(few[rng.integers(few.size)])
+        drain_load = state.load[drain]
+        room = np.maximum(problem.capacity[used] - state.load[used], 0)
+        useful = (np.minimum(room, drain_load) * _SCALE // cap).sum(axis=1)
+        useful[used == drain] = -1
+        if kind == "complement":
+            width = 4 * max(2, self.neighbourhood // 8)
+            top = np.argsort(-useful, kind="stable")[:width]
+            top = top[useful[top] > 0]
+            weight = useful[top].astype(np.float64) + 1.0
+            picks = top[rng.choice(top.size, size=top.size, replace=False,
+                                   p=weight / weight.sum())] if top.size else top
         else:
-            few = used[np.argsort(load, kind="stable")[: max(2, used.size // 10)]]
-            drain = int(few[rng.integers(few.size)])
-            pool = used
-        if drain < 0:
-            return np.empty(0, np.int64), -1
+            picks = rng.permutation(used.size)
         chosen = [drain]
         total = len(state.members[drain])
-        slack = np.maximum(0.0, problem.d - state.load[pool]) + 1e-3
-        picks = rng.choice(
-            pool.size,
-            size=min(pool.size, 4 * self.neighbourhood),
-            replace=False,
-            p=slack / slack.sum() if kind == "slack" else None,
-        )
-        for m in pool[picks].tolist():
-            if total >= self.neighbourhood:
+        for t in picks.tolist():
+            m = int(used[t])
+            if m == drain:
+                continue
+            size = len(state.members[m])
+            if total + size > self.neighbourhood and len(chosen) > 1:
                 break
-            if m != drain:
-                chosen.append(m)
-                total += len(state.members[m])
+            chosen.append(m)
+            total += size
         return np.asarray(sorted(chosen), np.int64), drain
+
+    def _budget(self, limit: float | None, start: float) -> float | None:
+        """Wall-clock cap of one sub-solve (None when iterations make runs exact)."""
+        if self.iterations is not None:
+            return None
+        left = None if limit is None else limit - (time.perf_counter() - start)
+        wall = 10 * self.sub_time_limit
+        return wall if left is None else min(wall, left)
+
+    def _improve_plain(
+        self,
+        problem: Problem,
+        state: _State,
+        machines: np.ndarray,
+        drain: int,
+        seed: int,
+        limit: float | None,
+        start: float,
+        movable: np.ndarray,
+    ) -> bool:
+        """Vector packing sub-model: less load on ``drain``, first such solution."""
+        free = np.asarray(
+            sorted(i for m in machines.tolist() for i in state.members[m]), np.int64
+        )
+        free = free[movable[free]]
+        wall = self._budget(limit, start)
+        if wall is not None and wall <= 0:
+            return False
+        req = problem.requests[free]
+        room = problem.capacity[machines] - state.load[machines]
+        room += req_sum_by(machines, state.assignment[free], req)
+        kinds, inverse, counts = np.unique(
+            req, axis=0, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.reshape(-1)
+        j_drain = int(np.searchsorted(machines, drain))
+        scale = np.maximum(problem.capacity[drain], 1)
+        weight = np.maximum(1, (kinds * _SCALE // scale).sum(axis=1))
+        now = np.bincount(inverse[state.assignment[free] == drain],
+                          minlength=kinds.shape[0])
+        current = int((weight * now).sum())
+        model = cp_model.CpModel()
+        x = {}
+        for g in range(kinds.shape[0]):
+            pos = kinds[g] > 0
+            for j in range(machines.size):
+                ub = int(counts[g])
+                if pos.any():
+                    ub = min(ub, int((room[j, pos] // kinds[g, pos]).min()))
+                if ub > 0:
+                    x[g, j] = model.new_int_var(0, ub, f"x[{g},{machines[j]}]")
+            model.add(sum(x[g, j] for j in range(machines.size) if (g, j) in x)
+                      == int(counts[g]))
+        for j in range(machines.size):
+            for k in range(problem.d):
+                terms = [int(kinds[g, k]) * x[g, j] for g in range(kinds.shape[0])
+                         if (g, j) in x and kinds[g, k] > 0]
+                if terms:
+                    model.add(sum(terms) <= int(room[j, k]))
+        on_drain = sum(int(weight[g]) * x[g, j_drain] for g in range(kinds.shape[0])
+                       if (g, j_drain) in x)
+        model.add(on_drain <= current - 1)
+        model.minimize(on_drain)
+        here = np.searchsorted(machines, state.assignment[free])
+        hinted = np.zeros((kinds.shape[0], machines.size), np.int64)
+        np.add.at(hinted, (inverse, here), 1)
+        for (g, j), var in x.items():
+            model.add_hint(var, int(hinted[g, j]))
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.num_workers = max(1, self.workers)
+        params.random_seed = int(seed)
+        params.max_deterministic_time = self.sub_time_limit
+        params.stop_after_first_solution = True
+        if wall is not None:
+            params.max_time_in_seconds = max(0.01, wall)
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return False
+        new = state.assignment.copy()
+        slots: dict[int, list[int]] = {}
+        for (g, j), var in x.items():
+            slots.setdefault(g, []).extend([int(machines[j])] * solver.value(var))
+        for g in range(kinds.shape[0]):
+            new[free[inverse == g]] = slots[g]
+        # keep containers where they were when the kind count allows it
+        new[free] = _stay_where_possible(state.assignment[free], new[free], inverse)
+        state.move(problem, free, new)
+        return True
 
     def _improve(
         self,
@@ -223,11 +335,13 @@ class LnsEngine:
         seed: int,
         limit: float | None,
         start: float,
-    ) -> None:
-        """Re-solve the containers of ``machines`` there; keep the result if better."""
+        movable: np.ndarray,
+    ) -> bool:
+        """Assignment model of the neighbourhood (placement rules); keep if better."""
         free = np.asarray(
             sorted(i for m in machines.tolist() for i in state.members[m]), np.int64
         )
+        free = free[movable[free]]
         model, mv = build_model(
             problem,
             free=free,
@@ -237,28 +351,51 @@ class LnsEngine:
             drain=drain,
             symmetry=False,
         )
-        wall = None
-        if self.iterations is None:
-            left = None if limit is None else limit - (time.perf_counter() - start)
-            wall = 10 * self.sub_time_limit
-            wall = wall if left is None else min(wall, left)
-            if wall <= 0:
-                return
+        wall = self._budget(limit, start)
+        if wall is not None and wall <= 0:
+            return False
         solver, status = solve_model(
             model,
             time_limit=wall,
-            workers=self.workers,
+            workers=max(1, self.workers),
             seed=seed,
             deterministic_limit=self.sub_time_limit,
             label="lns",
         )
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return
+            return False
         new = extract(solver, mv, problem, state.assignment)
         before = _score(problem, state.assignment, free, drain)
         after = _score(problem, new, free, drain)
         if after < before:
             state.move(problem, free, new)
+            return True
+        return False
+
+
+def req_sum_by(machines: np.ndarray, where: np.ndarray, req: np.ndarray) -> np.ndarray:
+    """Requests of ``req`` summed per entry of ``machines`` (by ``where``)."""
+    out = np.zeros((machines.size, req.shape[1]), np.int64)
+    np.add.at(out, np.searchsorted(machines, where), req)
+    return out
+
+
+def _stay_where_possible(
+    old: np.ndarray, new: np.ndarray, kind: np.ndarray
+) -> np.ndarray:
+    """Same multiset of machines per kind as ``new``, with unmoved containers kept."""
+    out = new.copy()
+    for g in np.unique(kind).tolist():
+        idx = np.flatnonzero(kind == g)
+        slots = list(new[idx])
+        keep = np.zeros(idx.size, bool)
+        for t, i in enumerate(idx.tolist()):
+            if old[i] in slots:
+                slots.remove(old[i])
+                keep[t] = True
+        out[idx[keep]] = old[idx[keep]]
+        out[idx[~keep]] = slots
+    return out
 
 
 def _score(
@@ -266,27 +403,12 @@ def _score(
 ) -> tuple[int, int, float]:
     """(unplaced, machines used, load on the drained machine) of the freed ones."""
     a = assignment[free]
-    on_drain = free[a == drain].tolist()
-    return (
-        int((a < 0).sum()),
-        int(np.unique(a[a >= 0]).shape[0]),
-        _norm(problem, on_drain, drain) if drain >= 0 else 0.0,
-    )
-
-
-def _services(problem: Problem) -> list[np.ndarray]:
-    """Container indices of each service that has at least two containers."""
-    if problem.n == 0:
-        return []
-    _, inverse, counts = np.unique(
-        problem.containers.service.astype(str), return_inverse=True, return_counts=True
-    )
-    if counts.size <= 1:
-        return []
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind="stable")
-    parts = np.split(order, np.cumsum(counts)[:-1])
-    return [p for p in parts if p.size >= 2]
+    on_drain = free[a == drain]
+    load = 0.0
+    if drain >= 0 and on_drain.size:
+        cap = np.maximum(problem.capacity[drain], 1)
+        load = float((problem.requests[on_drain].sum(axis=0) / cap).sum())
+    return (int((a < 0).sum()), int(np.unique(a[a >= 0]).shape[0]), load)
 
 
 register("lns", LnsEngine)

@@ -5,8 +5,9 @@ balance, process / service / machine move costs) from ``problem.current`` while 
 every hard constraint. The method alternates two parts:
 
 * a Numba local search (:mod:`._reassign_kernels`) of random shift and swap moves:
-  plain descent until it stalls, then simulated annealing restarts from the best state
-  (hot, warm, cool starts, each cooling 1000-fold) for 80 % of the budget;
+  plain descent until it stalls, then simulated annealing from the best state (cooling
+  1000-fold; one restart from the best state per 150 s of budget) up to 80 % of the
+  budget;
 * large neighbourhood search for the rest: from the best state it frees a
   neighbourhood (the processes of a few machines, of the most loaded machine and some
   partners, or of one service), solves that sub-problem exactly with CP-SAT, the rest
@@ -42,10 +43,12 @@ _OBJECTIVE_CODE = {"cost": 0, "min-machines": 1, "balance": 2}
 _CHUNK = 200_000
 #: Share of swap moves among the random moves, in percent.
 _SWAP_PCT = 40
-#: Starting temperatures of the annealing restarts, over the 90th percentile of
-#: |move cost| at the initial assignment (hot restarts suit tight instances, cool
-#: ones instances with many small gains).
-_HEAT = (3.0, 1.0, 0.3)
+#: Starting temperature of each annealing run, over the 90th percentile of |move
+#: cost| at the initial assignment.
+_HEAT = 1.0
+#: Seconds (or iterations, with a budget) of search per annealing restart.
+_RESTART_SECONDS = 150.0
+_RESTART_ITERATIONS = 50_000_000
 #: Final temperature over the starting one.
 _COOLING = 1e-3
 #: Share of the budget spent annealing before the exact repair phase.
@@ -694,30 +697,37 @@ def optimise(
         local(int(min(step, budget - done)))
         if search.best_cost == old:
             break
-    # annealing restarts from the best state, each hotter start cooling 1000-fold
+    # annealing runs from the best state, each cooling 1000-fold; one more run per
+    # _RESTART_SECONDS of budget
     first = share()
-    span = (_ANNEAL_SHARE - first) / len(_HEAT)
-    for k, heat in enumerate(_HEAT):
+    runs = 1 + int(
+        budget // _RESTART_ITERATIONS if counted else time_limit // _RESTART_SECONDS
+    )
+    span = (_ANNEAL_SHARE - first) / runs
+    for k in range(runs):
         end = first + (k + 1) * span
         search.reset_to(search.best_assignment(), search.best_cost)
         search.ctl[7] = 2
         begin = share()
         while share() < end and elapsed() < time_limit:
             cooled = (share() - begin) / max(end - begin, 1e-9)
-            search.ctl[8] = int(heat * scale * _COOLING ** cooled)
+            search.ctl[8] = int(_HEAT * scale * _COOLING ** cooled)
             local(int(min(step // 2, budget - done)))
     # then exact repair of neighbourhoods around the best state, with plain descent
     search.reset_to(search.best_assignment(), search.best_cost)
     search.ctl[7] = 0
+    fails = 0  # sub-problems get longer limits while nothing improves
     while done < budget and elapsed() < time_limit:
         if code == 0:
             left = time_limit - elapsed()
             if left <= 0.05:
                 break
+            limit = 0.5 * 2 ** min(fails // 10, 4)
             gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
-                search, rng, seconds=left if counted else min(1.0, left),
-                workers=workers, deterministic=0.5 if counted else None,
+                search, rng, seconds=left if counted else min(limit, left),
+                workers=workers, deterministic=limit if counted else None,
             )
+            fails = 0 if gain < 0 else fails + 1
             if gain < 0:
                 note()
         local(int(min(step // 4, budget - done)))

@@ -180,7 +180,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
     @invariant()
     def valid(self) -> None:
-        """The state passes the independent validator; nothing runs on a down machine."""
+        """The state passes validate; nothing runs on a down machine."""
         if not hasattr(self, "cluster"):
             return
         solver.validate(self.cluster.problem(), self.cluster.placement())

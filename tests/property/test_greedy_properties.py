@@ -52,7 +52,10 @@ def test_engine_equals_naive_replay(
     engine = get(name) if candidates is None else get(name, candidates=candidates)
     placement = engine.solve(problem)
     order = container_order(problem, engine.order, _compiled(problem))
-    expected = greedy(problem, order.tolist(), engine.rule, engine.score, candidates)
+    expected = greedy(
+        problem, order.tolist(), engine.rule, engine.score, candidates,
+        engine.open_first,
+    )
     assert placement.assignment.tolist() == expected
 
 

@@ -1,4 +1,4 @@
-"""Every real trace file in the shared data: counts match the file, frames round-trip."""
+"""Every real trace file in the shared data: counts match, frames round-trip."""
 
 from __future__ import annotations
 

@@ -76,7 +76,8 @@ def test_image_service_scales_out_onto_added_machines(story: Cluster) -> None:
     grow.verify(story)
     story.apply(grow)
     started = {a.container for a in grow.actions if a.kind == "start"}
-    assert started and started <= pending
+    assert started
+    assert started <= pending
     assert all(a.target >= 3 for a in grow.actions)
     assert _running(story, "image-resize") == 12 - len(grow.pending)
     assert _running(story, "cat-photos") == 3

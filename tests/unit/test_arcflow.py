@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from solver.constraints import AntiAffinity
+from solver.engines import _arcflow_kernels as kernels
+from solver.engines import arcflow
 from solver.engines.arcflow import arcflow_size_estimate, solve_arcflow
 from solver.model import Containers, Machines, Problem
 
@@ -75,11 +77,106 @@ def test_objective_equals_brute_force(problem: Problem) -> None:
     assert result.objective == expected == result.bound
 
 
+@st.composite
+def typed_items(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item types (weights in decreasing size order), demands and a capacity."""
+    d = draw(st.integers(1, 3))
+    cap = np.array([draw(st.integers(5, 30)) for _ in range(d)], np.int64)
+    t = draw(st.integers(1, 5))
+    rows = [[draw(st.integers(0, int(c))) for c in cap] for _ in range(t)]
+    weights = np.array(rows, np.int64).reshape(t, d)
+    weights[:, 0] = np.maximum(weights[:, 0], 1)  # every type requests something
+    size = (weights / cap).sum(axis=1)
+    weights = np.ascontiguousarray(weights[np.argsort(-size, kind="stable")])
+    demands = np.array([draw(st.integers(1, 3)) for _ in range(t)], np.int64)
+    return weights, demands, cap
+
+
+def check_copies(weights, demands, cap, where, bins) -> None:
+    """Each copy (numbered type by type) sits in a bin below ``bins``, none overfull."""
+    types = np.repeat(np.arange(len(demands)), demands)
+    assert where.shape == types.shape
+    assert ((where >= 0) & (where < bins)).all()
+    loads = np.zeros((bins, len(cap)), np.int64)
+    np.add.at(loads, where, weights[types])
+    assert (loads <= cap).all()
+    assert len(np.unique(where)) == bins  # no empty bin
+
+
+def naive_best_fit(weights, demands, cap) -> int:
+    """Plain best fit decreasing: the fitting bin with the largest summed fill."""
+    loads: list[np.ndarray] = []
+    for t in range(len(demands)):
+        for _ in range(int(demands[t])):
+            fitting = [b for b, x in enumerate(loads) if (x + weights[t] <= cap).all()]
+            if fitting:
+                b = max(fitting, key=lambda b: ((loads[b] / cap).sum(), -b))
+                loads[b] = loads[b] + weights[t]
+            else:
+                loads.append(weights[t].copy())
+    return len(loads)
+
+
+@given(typed_items())
+def test_greedy_heuristics_pack_validly(instance) -> None:
+    """FFD, BFD and MBS' give valid packings; BFD matches a plain best fit; MBS' and
+    every heuristic stay at or above the brute-force optimum."""
+    weights, demands, cap = instance
+    types = np.repeat(np.arange(len(demands)), demands)
+    optimum = brute_force_bins(weights[types], cap)
+    order = np.arange(len(demands), dtype=np.int64)
+    ffd = kernels.first_fit_decreasing(weights, demands, cap)
+    bfd = kernels.best_fit_decreasing(weights, demands, cap)
+    mbs = kernels.minimum_bin_slack(weights, demands, cap, order, 10_000)
+    shuffled = kernels.minimum_bin_slack(weights, demands, cap, order[::-1].copy(), 3)
+    for where, bins in (ffd, bfd, mbs, shuffled):
+        check_copies(weights, demands, cap, where, bins)
+        assert bins >= optimum
+    assert bfd[1] == naive_best_fit(weights, demands, cap)
+
+
+@given(typed_items(), st.integers(0, 2**31 - 1))
+def test_target_search_finds_valid_packings(instance, seed: int) -> None:
+    """The tabu search only reports success with a valid packing into k bins, and
+    with one bin per item it always succeeds."""
+    weights, demands, cap = instance
+    types = np.repeat(np.arange(len(demands)), demands)
+    w = np.ascontiguousarray(weights[types])
+    n = len(types)
+    optimum = brute_force_bins(w, cap)
+    for k in (optimum, n):
+        assign = np.arange(n, dtype=np.int64) % k
+        tabu = np.zeros(n, np.int64)
+        clock = np.zeros(1, np.int64)
+        ok = kernels.target_search(w, cap, assign, k, tabu, clock, seed, 500)
+        if k == n:
+            assert ok
+        if ok:
+            loads = np.zeros((k, len(cap)), np.int64)
+            np.add.at(loads, assign, w)
+            assert ((assign >= 0) & (assign < k)).all()
+            assert (loads <= cap).all()
+    below = np.zeros(n, np.int64)
+    if optimum > 1:  # one bin fewer than the optimum can never be reached
+        assert not kernels.target_search(
+            w, cap, below % (optimum - 1), optimum - 1, np.zeros(n, np.int64),
+            np.zeros(1, np.int64), seed, 200,
+        )
+
+
 @pytest.mark.parametrize("backend", ["highs", "scip", "cpsat"])
 def test_integer_backends_close_the_gap(backend: str) -> None:
-    """LP bound 2 but optimum 3: each integer back end closes the gap."""
-    # three items of 6 in bins of 10: LP = 1.8 bins, but no two items share a bin
+    """Each integer back end proves 2 bins infeasible and finds 3 for 6, 6, 6 in 10."""
     problem = Problem.from_arrays(np.full((3, 1), 10), [[6], [6], [6]])
+    items = arcflow._items(problem)
+    graph = arcflow._build(items, 10_000, float("inf"))
+    model = arcflow._FlowModel.build(graph, items, 4, float("inf"))
+    outcome, _, _ = model.integer(1, 2, backend, 20.0, 1, 0)
+    assert outcome == "infeasible"
+    outcome, flow, _ = model.integer(1, 3, backend, 20.0, 1, 0)
+    assert outcome == "optimal"
+    paths = arcflow._decompose(graph, flow)
+    assert sorted((len(p), round(amount)) for p, amount in paths) == [(1, 3)]
     result = solve_arcflow(problem, time_limit=20.0, backend=backend)
     assert result is not None
     assert result.objective == 3
@@ -130,12 +227,17 @@ def test_not_applicable_problems_return_none() -> None:
 
 
 def test_fine_grained_capacities_give_up() -> None:
-    """Capacity 10,000 in two dimensions explodes the graph: the engine declines."""
+    """Capacity 10,000 in two dimensions explodes the graph: no graph is built."""
     rng = np.random.default_rng(7)
     requests = rng.integers(500, 4000, size=(50, 2))
     problem = Problem.from_arrays(np.full((50, 2), 10_000), requests)
-    assert solve_arcflow(problem, time_limit=10.0, max_arcs=200_000) is None
     assert arcflow_size_estimate(problem, max_arcs=200_000) is None
+    # the engine declines unless its heuristics already meet the simple lower bound
+    result = solve_arcflow(problem, time_limit=10.0, max_arcs=200_000)
+    if result is not None:
+        assert result.status == "optimal"
+        assert result.graph_arcs == 0
+        check_packing(problem, result.assignment)
 
 
 def read_bpplib(path) -> Problem:

@@ -91,7 +91,8 @@ def test_preemption_evicts_fewest_lowest_priority() -> None:
     plan = cluster.deploy(Service("high", 1, {"cpu": 600}, priority=10))
     assert len(plan.evicted) == 1
     victim, by = plan.evicted[0]
-    assert victim.startswith("low-") and by == "high-0"
+    assert victim.startswith("low-")
+    assert by == "high-0"
     assert victim in plan.pending
     _commit(cluster, plan)
     assert len(cluster.endpoints("high")) == 1
@@ -103,7 +104,8 @@ def test_without_preemption_nothing_is_evicted() -> None:
     cluster = _cluster(1, cpu=1000)
     _commit(cluster, cluster.deploy(Service("low", 1, {"cpu": 900})))
     plan = cluster.deploy(Service("high", 1, {"cpu": 600}, priority=10))
-    assert not plan.evicted and "high-0" in plan.pending
+    assert not plan.evicted
+    assert "high-0" in plan.pending
 
 
 def test_drain_moves_make_before_break() -> None:
@@ -133,7 +135,8 @@ def test_drain_respects_disruption_budget() -> None:
         cluster.containers_frame().query("machine in (0, 1)")["machine"].iloc[0]
     )
     strict = cluster.drain([on_a], min_available=3)
-    assert len(strict.blocked) == 1 and "disruption budget" in next(
+    assert len(strict.blocked) == 1
+    assert "disruption budget" in next(
         iter(strict.blocked.values())
     )
     _commit(cluster, strict)
@@ -152,7 +155,7 @@ def test_rolling_update_refused_without_room() -> None:
     cluster = _cluster(1, cpu=1000)
     _commit(cluster, cluster.deploy(Service("web", 2, {"cpu": 500})))
     before = cluster.snapshot()
-    with pytest.raises(solver.InvalidProblem, match="refused.*cpu"):
+    with pytest.raises(solver.InvalidProblem, match=r"refused.*cpu"):
         cluster.rolling_update("web", {"cpu": 500}, max_surge=1, max_unavailable=0)
     after = cluster.snapshot()
     assert (after["ids"], after["where"]) == (before["ids"], before["where"])
@@ -205,7 +208,8 @@ def test_rolling_update_keeps_spread_and_anti_affinity() -> None:
 def test_scale_in_keeps_spread() -> None:
     """Scaling in stops replicas from the fullest zones."""
     cluster = _cluster(3)
-    _commit(cluster, cluster.deploy(Service("w", 6, {"cpu": 100}, spread=Spread("zone"))))
+    svc = Service("w", 6, {"cpu": 100}, spread=Spread("zone"))
+    _commit(cluster, cluster.deploy(svc))
     plan = cluster.scale("w", 3)
     assert len(plan.removed) == 3
     _commit(cluster, plan)
@@ -239,9 +243,11 @@ def test_rebalance_min_machines_frees_machines_within_budget() -> None:
     _commit(cluster, cluster.deploy(Service("w", 4, {"cpu": 2, "memory": 2})))
     assert cluster.containers_frame()["machine"].nunique() == 4
     none = cluster.rebalance(max_moves=0)
-    assert none.moves == 0 and not none.steps
+    assert none.moves == 0
+    assert not none.steps
     plan = cluster.rebalance(max_moves=2, objective="min-machines")
-    assert plan.machines_freed == 2 and plan.moves == 2
+    assert plan.machines_freed == 2
+    assert plan.moves == 2
     assert plan.objective == (4.0, 2.0)
     _commit(cluster, plan)
 
@@ -281,7 +287,8 @@ def test_endpoints_and_metrics() -> None:
     cluster = _cluster(2, cpu=1000)
     _commit(cluster, cluster.deploy(Service("w", 5, {"cpu": 500, "memory": 100})))
     ends = cluster.endpoints("w")
-    assert len(ends) == 4 and set(ends.columns) >= {"container", "machine", "zone"}
+    assert len(ends) == 4
+    assert set(ends.columns) >= {"container", "machine", "zone"}
     per_machine = cluster.metrics()
     assert per_machine["cpu_requested"].sum() == 2000
     assert (per_machine["memory_stranded"] > 0).all()  # cpu full, memory left over

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -20,7 +21,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Serves PAYLOAD at /good, a corrupted copy at /bad; /drop dies half-way once."""
 
     drops = 0
-    ranges: list[str | None] = []
+    ranges: ClassVar[list[str | None]] = []
 
     def do_GET(self) -> None:
         body = PAYLOAD if self.path != "/bad" else PAYLOAD[:-1] + b"x"

@@ -40,6 +40,7 @@ def test_options_pass_through() -> None:
     pl = get("bfd", candidates=64).solve(p)
     assert pl.options == {
         "order": "sum", "rule": "best", "score": "sum", "candidates": 64,
+        "open_first": True,
     }
     assert pl.status == solver.Status.FEASIBLE
     assert pl.objective == 1

@@ -16,13 +16,15 @@ from solver.plan import Move, Plan, Rollout, Start, Stop
 
 @pytest.fixture
 def cluster() -> Cluster:
-    """Three machines of 1000 cpu; web x2 (one per machine) and a 900-cpu batch job."""
+    """Three machines of 1000 cpu: batch (900) + web-0 (100) fill machine 0, web-1 runs
+    on machine 1 (one web per machine), machine 2 is empty."""
     c = Cluster.from_arrays(np.array([[1000], [1000], [1000]]), ("cpu",))
+    c.deploy(Service("batch", 1, {"cpu": 900}), apply=True)
     c.deploy(
         Service("web", 2, {"cpu": 100}, anti_affinity=AntiAffinity("machine", 1)),
         apply=True,
     )
-    c.deploy(Service("batch", 1, {"cpu": 900}), apply=True)
+    assert _where(c) == {"batch-0": 0, "web-0": 0, "web-1": 1}
     return c
 
 
@@ -47,12 +49,8 @@ def test_real_plans_verify(cluster: Cluster) -> None:
 
 
 def test_capacity_at_the_fullest_point(cluster: Cluster) -> None:
-    """Moving the batch job onto a machine that holds web overflows it."""
-    where = _where(cluster)
-    busy = where["web-0"]
-    plan = _with_steps(cluster, (Move("batch-0", where["batch-0"], busy),))
-    if where["batch-0"] == busy:
-        plan = _with_steps(cluster, (Move("batch-0", busy, where["web-1"]),))
+    """Moving web-1 onto the full machine 0 overflows it."""
+    plan = _with_steps(cluster, (Move("web-1", 1, 0),))
     with pytest.raises(solver.PlacementError, match="capacity"):
         plan.verify(cluster)
 
@@ -65,7 +63,7 @@ def test_stop_first_frees_room(cluster: Cluster) -> None:
         cluster,
         (Stop("batch-0", where["batch-0"]), Start("batch-0", free)),
     )
-    with pytest.raises(solver.PlacementError, match="lost|neither"):
+    with pytest.raises(solver.PlacementError, match=r"lost|neither"):
         replace(plan, steps=((Stop("batch-0", where["batch-0"]),),)).verify(cluster)
     plan.verify(cluster)
 
@@ -83,7 +81,7 @@ def test_start_on_cordoned_or_down_machine(cluster: Cluster) -> None:
         bad.verify(cluster)
     fail = cluster.fail([where["batch-0"]])
     kept = replace(fail, steps=(), pending={})
-    with pytest.raises(solver.PlacementError, match="lost|neither"):
+    with pytest.raises(solver.PlacementError, match=r"lost|neither"):
         kept.verify(cluster)
 
 
@@ -98,8 +96,7 @@ def test_duplicate_start(cluster: Cluster) -> None:
 
 def test_constraints_after_each_step(cluster: Cluster) -> None:
     """Two web replicas on one machine break anti-affinity after the step."""
-    where = _where(cluster)
-    plan = _with_steps(cluster, (Move("web-1", where["web-1"], where["web-0"]),))
+    plan = _with_steps(cluster, (Move("web-0", 0, 1),))
     with pytest.raises(solver.PlacementError, match="anti_affinity"):
         plan.verify(cluster)
 

@@ -120,7 +120,7 @@ def test_openb_needs_node_list(tmp_path):
     """A pod list without a node list beside it says which file is missing."""
     path = tmp_path / "pods.csv"
     path.write_text(POD_HEADER + "p0,1,1,0,0,,LS,Running,0,1,0\n")
-    with pytest.raises(InvalidProblem, match="openb_node_list_gpu_node.csv"):
+    with pytest.raises(InvalidProblem, match=r"openb_node_list_gpu_node\.csv"):
         read_openb(path)
 
 
@@ -174,7 +174,7 @@ META = (
 
 
 def test_alibaba2018_tables(tmp_path):
-    """machine_meta, container_meta and batch_task become fleet, arrivals and scaling."""
+    """machine_meta, container_meta and batch_task: fleet, arrivals and scaling."""
     (tmp_path / "machine_meta.csv").write_text(META)
     (tmp_path / "container_meta.csv").write_text(
         "c_1,m_1,10,app_1,started,400,400,1.5\nc_1,m_1,20,app_1,started,800,800,1.5\n"
@@ -234,7 +234,7 @@ def _google2011(root: Path, tasks: str) -> Path:
 
 
 def test_google2011_events(tmp_path):
-    """Schedule/finish become arrive/depart on the trace's machine; removal = failure."""
+    """Schedule/finish become arrive/depart on the trace's machine; removal fails."""
     root = _google2011(
         tmp_path,
         "10,,7,0,,0,u,2,9,0.1,0.05,0,0\n"
@@ -425,7 +425,9 @@ def test_azure_roundtrip(tmp_path_factory, vms):
     kept = [r for r in rows if r[2] in demand]
     assert p.containers.ids.tolist() == sorted(r[0] for r in kept)
     by_id = {r[0]: r for r in kept}
-    for vm, req, prio in zip(p.containers.ids, p.requests, p.containers.priority, strict=False):
+    for vm, req, prio in zip(
+        p.containers.ids, p.requests, p.containers.priority, strict=False
+    ):
         assert req.tolist() == demand[by_id[vm][2]]
         assert prio == (1 if by_id[vm][3] == 0 else 0)
     assert trace.metadata["skipped_vms"] == len(rows) - len(kept)
@@ -549,9 +551,9 @@ def test_alibaba2018_roundtrip(tmp_path_factory, machines, containers, instances
     ]
     depart = ev[ev["kind"] == "depart"].sort_values("container", kind="stable")
     life = [containers[c][1:6:4] for c in seen]
-    assert depart["time"].tolist() == [
-        t + dt for t, dt in life if dt is not None
-    ] + [start + dt for _, _, start, dt, *_ in instances if dt is not None]
+    assert depart["time"].tolist() == [t + dt for t, dt in life if dt is not None] + [
+        start + dt for _, _, start, dt, *_ in instances if dt is not None
+    ]
 
 
 tasks_2011 = st.lists(
