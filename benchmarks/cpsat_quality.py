@@ -8,9 +8,10 @@ Prints Markdown tables. Examples::
 
 ``bpplib`` takes ``--per-family`` instances spread evenly over the sizes of
 Falkenauer U, Falkenauer T, Scholl 1 and Scholl 2; ``vbp`` takes every
-``--stride``-th instance of the vector packing sets with d = 3, 5, 10; ``lns``
-builds random problems with 2 and 4 dimensions and compares ``lns`` with ``ffd``
-and the lower bound.
+``--stride``-th instance (in name order) of the vector packing sets Panigrahy, New
+and Triplet and adds a per-class table; ``lns`` builds cluster workloads with 2 and 4
+dimensions and compares ``lns`` with ``ffd``, the lower bound and the conflict bound.
+A best known value marked ``*`` is not proven optimal.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import solver
 from solver.datasets import read
 from solver.engines.cpsat import lower_bound
+from solver.errors import InvalidProblem
 
 DATA = (
     Path(
@@ -53,6 +55,7 @@ def run_one(path: Path, engines: list[str], time_limit: float, workers: int) -> 
         "instance": path.stem,
         "n": problem.n,
         "best": problem.best_known,
+        "proven": bool(problem.metadata.get("is_optimal", False)),
         "lb": lower_bound(problem),
     }
     for name in engines:
@@ -72,7 +75,8 @@ def table(rows: list[dict], engines: list[str]) -> str:
         head += [name, "status", "s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["instance"], r["n"], r["best"], r["lb"]]
+        best = f"{r['best']}{'' if r['proven'] else '*'}"
+        cells = [r["instance"], r["n"], best, r["lb"]]
         for name in engines:
             cells += [r[name], r[f"{name}_status"], f"{r[f'{name}_s']:.1f}"]
         lines.append(
@@ -82,14 +86,44 @@ def table(rows: list[dict], engines: list[str]) -> str:
 
 
 def summary(rows: list[dict], name: str) -> str:
-    """Proven optimal, best known met and no-solution counts for engine ``name``."""
+    """Proven optimal, best known met, no-solution counts and time for ``name``."""
     proved = sum(r[f"{name}_status"] == "optimal" for r in rows)
     met = sum(r[name] is not None and r[name] <= r["best"] for r in rows)
     none = sum(r[name] is None for r in rows)
+    known = [r for r in rows if r["proven"]]
+    proved_known = sum(r[f"{name}_status"] == "optimal" for r in known)
+    slowest = max((r[f"{name}_s"] for r in rows), default=0.0)
+    median = float(np.median([r[f"{name}_s"] for r in rows])) if rows else 0.0
     return (
-        f"**{name}**: {proved}/{len(rows)} proven optimal, {met}/{len(rows)} meet the "
-        f"best known value, {none} without a complete placement"
+        f"**{name}**: {proved}/{len(rows)} proven optimal ({proved_known}/"
+        f"{len(known)} of those with a proven best known), {met}/{len(rows)} meet "
+        f"the best known value, {none} without a complete placement; seconds: "
+        f"median {median:.1f}, max {slowest:.1f}"
     )
+
+
+def per_class(rows: list[dict], name: str) -> str:
+    """Per benchmark class: instances, best known met, proven, mean gap to best."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["instance"].rsplit("/", 1)[0], []).append(r)
+    lines = [
+        f"| class ({name}) | instances | best known met | proven optimal | "
+        "mean gap to best |",
+        "|---|---|---|---|---|",
+    ]
+    for key in sorted(groups):
+        rs = groups[key]
+        gaps = [
+            (r[name] - r["best"]) / r["best"] if r[name] is not None else 1.0
+            for r in rs
+        ]
+        met = sum(r[name] is not None and r[name] <= r["best"] for r in rs)
+        proved = sum(r[f"{name}_status"] == "optimal" for r in rs)
+        lines.append(
+            f"| {key} | {len(rs)} | {met} | {proved} | {np.mean(gaps):.2%} |"
+        )
+    return "\n".join(lines)
 
 
 def bpplib(args: argparse.Namespace) -> None:
@@ -107,55 +141,76 @@ def bpplib(args: argparse.Namespace) -> None:
 
 
 def vbp(args: argparse.Namespace) -> None:
-    """Vector packing sets, every ``--stride``-th instance with d in ``--dims``."""
+    """Vector packing sets, every ``--stride``-th instance in name order."""
     engines = args.engines.split(",")
-    dims = {int(x) for x in args.dims.split(",")}
     rows = []
-    for bench in VBP_SETS:
+    skipped = []
+    for bench in args.sets.split(","):
         files = sorted((DATA / "vbp_vectorpack" / bench).rglob("*.vbp"), key=_natural)
-        files = [f for f in files if int(f.stem.split("_")[-2]) in dims]
-        for path in files[:: args.stride]:
-            row = run_one(path, engines, args.time_limit, args.workers)
-            row["instance"] = f"{bench}/{path.stem}"
+        for path in files[args.offset :: args.stride]:
+            name = f"{bench}/{path.relative_to(DATA / 'vbp_vectorpack' / bench)}"
+            try:
+                row = run_one(path, engines, args.time_limit, args.workers)
+            except InvalidProblem as exc:
+                skipped.append(f"{name}: {exc}")
+                continue
+            row["instance"] = name.removesuffix(".vbp")
             rows.append(row)
             print(f"<!-- {row['instance']} done -->", flush=True)
     print(table(rows, engines))
     for name in engines:
         print("\n" + summary(rows, name))
+    print("\n" + per_class(rows, engines[-1]))
+    for line in skipped:
+        print(f"\nnot readable: {line}")
 
 
-def synthetic(n: int, d: int, seed: int) -> solver.Problem:
-    """``n`` containers with ``d`` correlated dimensions on identical machines."""
-    rng = np.random.default_rng(seed)
-    cap = np.full(d, 1000, np.int64)
-    base = rng.integers(20, 400, size=(n, 1))
-    noise = rng.integers(-150, 150, size=(n, d))
-    req = np.clip(base + noise, 5, 600).astype(np.int64)
-    m = n // 2
-    return solver.Problem.from_arrays(
-        np.tile(cap, (m, 1)), req, name=f"random-{n}-{d}d"
-    )
+def workload(n: int, d: int, seed: int) -> tuple[solver.Problem, str]:
+    """``solver.datasets.synthetic.cluster_workload`` when present, else a stand-in
+    with ``d`` correlated dimensions on identical machines."""
+    try:
+        from solver.datasets.synthetic import cluster_workload
+    except ImportError:
+        rng = np.random.default_rng(seed)
+        base = rng.integers(20, 400, size=(n, 1))
+        noise = rng.integers(-150, 150, size=(n, d))
+        req = np.clip(base + noise, 5, 600).astype(np.int64)
+        cap = np.tile(np.full(d, 1000, np.int64), (n // 2, 1))
+        name = f"stand-in-{n}-{d}d"
+        return solver.Problem.from_arrays(cap, req, name=name), "stand-in"
+    req, cap = cluster_workload(n, d, seed)
+    name = f"cluster-{n}-{d}d"
+    return solver.Problem.from_arrays(cap, req, name=name), "cluster"
 
 
 def lns(args: argparse.Namespace) -> None:
-    """LNS against ffd and the lower bound on large random problems."""
+    """LNS against ffd, the lower bound and the conflict bound on large workloads."""
+    from solver.bounds import conflict_bound
+
     lines = [
-        "| instance | n | lower bound | ffd | ffd gap | lns | lns gap | status | s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| instance | n | machines | lower bound | conflict bound | ffd | ffd gap | "
+        "lns | lns gap | fewer than ffd | steps/s | s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in (int(x) for x in args.dims.split(",")):
-        problem = synthetic(args.containers, d, args.seed)
+        problem, _ = workload(args.containers, d, args.seed)
         lb = lower_bound(problem)
+        start = time.perf_counter()
+        strong = conflict_bound(problem)
+        strong_s = time.perf_counter() - start
         ffd = solver.place(problem, engine="ffd").machines_used
         start = time.perf_counter()
         pl = solver.place(
             problem, engine="lns", time_limit=args.time_limit, workers=args.workers
         )
         seconds = time.perf_counter() - start
+        best = max(lb, strong)
+        used = pl.machines_used
         lines.append(
-            f"| {problem.name} | {problem.n} | {max(lb, int(pl.bound or 0))} | {ffd} | "
-            f"{(ffd - lb) / lb:.2%} | {pl.machines_used} | "
-            f"{(pl.machines_used - lb) / lb:.2%} | {pl.status.value} | {seconds:.0f} |"
+            f"| {problem.name} | {problem.n} | {problem.m} | {lb} | {strong} "
+            f"({strong_s:.1f}s) | {ffd} | {(ffd - best) / best:.2%} | {used} | "
+            f"{(used - best) / best:.2%} | {(ffd - used) / ffd:.2%} | "
+            f"{pl.options['iterations'] / seconds:.1f} | {seconds:.0f} |"
         )
         print(f"<!-- {problem.name} done -->", flush=True)
     print("\n".join(lines))
@@ -175,7 +230,8 @@ def main() -> None:
     b.add_argument("--per-family", type=int, default=5)
     v = sub.add_parser("vbp")
     v.add_argument("--stride", type=int, default=10)
-    v.add_argument("--dims", default="3,5,10")
+    v.add_argument("--offset", type=int, default=0)
+    v.add_argument("--sets", default=",".join(VBP_SETS))
     g = sub.add_parser("lns")
     g.add_argument("--containers", type=int, default=100_000)
     g.add_argument("--dims", default="2,4")

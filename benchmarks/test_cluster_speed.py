@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solver import place
 from solver.cluster import Cluster
 from solver.constraints import AntiAffinity
 from solver.model import Containers, Machines, Problem
@@ -14,35 +13,47 @@ RES = ("cpu", "memory", "disk", "net")
 SIZES = ["small", pytest.param("large", marks=pytest.mark.slow)]
 
 
-def _cluster(machines: int, services: int, replicas: int, seed: int = 0) -> Cluster:
-    """``machines`` identical machines, ``services`` x ``replicas`` containers placed
-    by bfd (64 candidate machines per container), every tenth service with one
-    replica per machine at most."""
+def _cluster(
+    machines: int, services: int, replicas: int, big: int, seed: int = 0
+) -> Cluster:
+    """``machines`` identical machines, ``services`` x ``replicas`` containers plus one
+    service of ``big`` replicas, dealt round-robin (a deliberately spread, fragmented
+    fleet, built vectorised); every tenth service has one replica per machine at
+    most."""
     rng = np.random.default_rng(seed)
     cap = np.tile(np.array([[64000, 262144, 2000, 10000]]), (machines, 1))
     fleet = Machines(cap, RES, labels={"zone": [f"z{j % 8}" for j in range(machines)]})
     unit = np.array([250, 1024, 5, 20])
-    sizes = rng.integers(1, [12, 16, 10, 10], size=(services, 4)) * unit
-    rows = np.repeat(np.arange(services), replicas)
-    rules = [AntiAffinity("machine", 1) if s % 10 == 0 else None for s in rows]
+    sizes = rng.integers(1, [12, 16, 10, 10], size=(services + 1, 4)) * unit
+    rows = np.repeat(np.arange(services + 1), [replicas] * services + [big])
+    rules = np.empty(services + 1, dtype=object)
+    rules[:services:10] = AntiAffinity("machine", 1)
     containers = Containers(
-        sizes[rows], RES, service=[f"s{s}" for s in rows], anti_affinity=rules
+        sizes[rows],
+        RES,
+        service=np.array([f"s{s}" for s in range(services + 1)], dtype=object)[rows],
+        anti_affinity=rules[rows],
     )
-    problem = Problem(fleet, containers)
-    placement = place(problem, "bfd", candidates=64)
-    return Cluster.from_problem(problem, placement, engine="bfd", candidates=64)
+    where = np.arange(len(rows)) % machines
+    load = np.zeros_like(cap)
+    for k in range(cap.shape[1]):
+        load[:, k] = np.bincount(where, sizes[rows, k], machines)
+    where[(load > cap).any(axis=1)[where]] = -1
+    problem = Problem(fleet, containers, current=where)
+    return Cluster.from_problem(problem, engine="bfd", candidates=64)
 
 
 @pytest.fixture(scope="module")
 def small() -> Cluster:
     """500 machines, 10,000 containers: the default-run size."""
-    return _cluster(500, 100, 100)
+    return _cluster(500, 99, 100, 100)
 
 
 @pytest.fixture(scope="module")
 def large() -> Cluster:
-    """10,000 machines, 200,000 containers (4 dimensions)."""
-    return _cluster(10_000, 400, 500)
+    """10,000 machines, 200,000 containers (4 dimensions), one 5,000-replica
+    service."""
+    return _cluster(10_000, 390, 500, 5_000)
 
 
 def _fail_five_percent(cluster: Cluster) -> object:

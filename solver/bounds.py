@@ -146,3 +146,66 @@ def lower_bound(problem: Problem) -> int:
             if cap[0, k] > 0:
                 best = max(best, martello_toth_l2(req[:, k], int(cap[0, k])))
     return min(best, len(cap))
+
+
+def conflict_bound(problem: Problem, max_clique: int = 256) -> int:
+    """Machines needed, using large-item conflicts and machines lacking a resource.
+
+    Two refinements of :func:`lower_bound`, both valid for vector packing:
+
+    - restricted resources: containers asking a resource (e.g. GPUs) that some machines
+      lack can only use the machines that have it, so they alone need the covering
+      bound over those machines;
+    - conflicts (identical machines): a clique ``K`` of containers that pairwise
+      exceed the capacity in some dimension needs ``|K|`` machines; the machine of
+      ``i`` in ``K`` takes at most ``min(C - a_i, volume of the containers that fit
+      next to a_i)`` of the other containers in each dimension, and the rest of their
+      volume needs further machines: ``|K| + max_k ceil((V_k - sum_i r_ik) / C_k)``.
+
+    ``K`` is built greedily, largest first, with at most ``max_clique`` containers.
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req):
+        return 0
+    best = lower_bound(problem)
+    for k in range(problem.d):
+        has = cap[:, k] > 0
+        if has.all() or not has.any():
+            continue
+        asking = req[:, k] > 0
+        if asking.any():
+            best = max(best, _cover(cap[has], req[asking]))
+    if (cap == cap[:1]).all():
+        best = max(best, _clique_bound(cap[0], req, max_clique))
+    return min(best, len(cap))
+
+
+def _clique_bound(cap: np.ndarray, req: np.ndarray, max_clique: int) -> int:
+    """|K| plus the volume the clique's machines cannot absorb (see conflict_bound)."""
+    size = np.maximum(cap, 1)
+    kinds, counts = np.unique(req, axis=0, return_counts=True)
+    order = np.argsort(-(kinds / size).max(axis=1), kind="stable")
+    kinds, counts = kinds[order], counts[order]
+    left = counts.copy()
+    open_ = np.ones(len(kinds), dtype=bool)  # conflicts with every clique member
+    clique: list[int] = []  # kind indices, largest first
+    while len(clique) < max_clique:
+        avail = np.flatnonzero(open_ & (left > 0))
+        if not len(avail):
+            break
+        t = int(avail[0])
+        clique.append(t)
+        left[t] -= 1
+        open_ &= (kinds + kinds[t] > cap).any(axis=1)
+    if not clique:
+        return 0
+    kind = object if int(kinds.max()) * len(req) >= 2**62 else np.int64
+    weighted = kinds.astype(kind) * left.astype(kind)[:, None]
+    volume = weighted.sum(axis=0)
+    absorb = np.zeros(req.shape[1], dtype=kind)
+    for i in clique:
+        fits = (kinds + kinds[i] <= cap).all(axis=1)
+        absorb += np.minimum((cap - kinds[i]).astype(kind), weighted[fits].sum(axis=0))
+    spill = volume - absorb
+    extra = max(0, *(-(-int(v) // int(c)) for v, c in zip(spill, size, strict=True)))
+    return len(clique) + extra

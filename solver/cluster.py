@@ -12,8 +12,8 @@ quotas) holds after each step; what cannot be placed stays pending with its reas
 
 from __future__ import annotations
 
+import copy
 import math
-import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -40,7 +40,6 @@ from .model import (
 from .placement import Placement, Status
 from .plan import Move, NewContainer, Plan, Rollout, Start, Stop
 
-OBJECTIVES = ("min-machines", "balance", "cost")
 _TOKENS = count()
 
 
@@ -130,8 +129,10 @@ class Cluster:
     preempt : when True, a container that finds no room may evict lower-priority
         containers (fewest, lowest priority, on one machine).
     resources : resource names when ``machines`` is an array.
-    candidates : score at most this many feasible machines per placement (as
-        kube-scheduler's percentageOfNodesToScore); None scores every machine.
+    candidates : score at most this many feasible machines per placement; None
+        scores every machine. The default ``"auto"`` follows kube-scheduler's adaptive
+        percentageOfNodesToScore: every machine below 100, else
+        max(5, 50 - machines / 125) percent of them, at least 100 (500 of 10,000).
     debug : when True, :meth:`apply` verifies every plan first.
     """
 
@@ -142,14 +143,20 @@ class Cluster:
         preempt: bool = False,
         *,
         resources: Resources | Sequence[str] | None = None,
-        candidates: int | None = None,
+        candidates: int | str | None = "auto",
         debug: bool = False,
     ) -> None:
         from .engines import get
 
         mach = _machines(machines, resources, "machines")
-        options = {} if candidates is None else {"candidates": candidates}
-        greedy = get(engine, **options)
+        if candidates not in (None, "auto") and (
+            isinstance(candidates, bool | str) or int(candidates) < 1
+        ):
+            raise InvalidProblem(
+                f"cluster candidates {candidates!r}: use 'auto', None or a count >= 1"
+            )
+        greedy = get(engine)
+        self.candidates = candidates
         if not hasattr(greedy, "rule"):
             raise InvalidProblem(
                 f"cluster engine {engine!r}: only greedy presets place incrementally"
@@ -178,6 +185,7 @@ class Cluster:
             {},
         )
         self._origin: Problem | None = None
+        self._cache: tuple[Any, ...] | None = None
 
     # ------------------------------------------------------------ construction
 
@@ -242,8 +250,13 @@ class Cluster:
         head[code[first]] = first
         specs = {str(names[i]): _spec_of(c, int(i), str(names[i])) for i in first}
         for field_name in (
-            "namespace", "priority", "node_selector", "tolerations",
-            "anti_affinity", "spread", "affinity",
+            "namespace",
+            "priority",
+            "node_selector",
+            "tolerations",
+            "anti_affinity",
+            "spread",
+            "affinity",
         ):
             col = getattr(c, field_name)
             if col is None:
@@ -473,19 +486,25 @@ class Cluster:
 
     # ------------------------------------------------------------ operations
 
-    def deploy(self, service: Service, *, apply: bool = False) -> Plan:
-        """Start ``service.replicas`` new containers of a service not yet deployed."""
+    def deploy(
+        self, service: Service | Sequence[Service], *, apply: bool = False
+    ) -> Plan:
+        """Start the replicas of one service (or several, in one greedy pass) not yet
+        deployed."""
         w = self._st.copy()
-        if service.name in w.specs:
-            raise InvalidProblem(
-                f"deploy: service {service.name!r} already exists; use scale or "
-                "rolling_update"
-            )
-        req = service.request_vector(w.resources)
-        b = _Builder(f"deploy {service.name}")
-        w.specs[service.name] = service
-        b.services[service.name] = service
-        self._grow(w, b, service.name, service.replicas, req, 0)
+        batch = [service] if isinstance(service, Service) else list(service)
+        names = [s.name for s in batch]
+        for s in batch:
+            if s.name in w.specs or names.count(s.name) > 1:
+                raise InvalidProblem(
+                    f"deploy: service {s.name!r} already exists; use scale or "
+                    "rolling_update"
+                )
+        b = _Builder(f"deploy {', '.join(names)}")
+        for s in batch:
+            w.specs[s.name] = s
+            b.services[s.name] = s
+        self._grow_many(w, b, batch)
         self._refill(w, b, dict.fromkeys(b.new, "new replica"))
         return self._finish(b, w, apply)
 
@@ -681,7 +700,8 @@ class Cluster:
                     )
                     for i in placed
                 ]
-                fresh = [i for i in fresh if i not in set(placed)]
+                done_new = set(placed)
+                fresh = [i for i in fresh if i not in done_new]
                 started += len(placed)
             if not actions:
                 self._refuse(w, problem, cc, name, fresh, surge, unavailable)
@@ -702,170 +722,15 @@ class Cluster:
         seed: int = 0,
         apply: bool = False,
     ) -> Plan:
-        """Move at most ``max_moves`` running containers to improve ``objective``.
+        """Move at most ``max_moves`` running containers to improve ``objective``
+        (``min-machines``, ``balance`` or ``cost``); see :mod:`solver.rebalance`.
 
-        ``min-machines`` empties lightly loaded machines into the others; ``balance``
-        moves containers from the most to the least loaded machines (lower spread of
-        load fractions); ``cost`` runs :func:`solver.engines.reassign.optimise` (the
-        ROADEF-style migration cost model). Moves are ordered into make-before-break
-        steps; ``plan.machines_freed``, ``plan.moves`` and ``plan.objective`` report
-        the result.
+        Returns within ``time_limit`` seconds (plus the final sequencing); the plan
+        reports ``machines_freed``, ``moves`` and ``objective`` (before, after).
         """
-        if objective not in OBJECTIVES:
-            raise InvalidProblem(
-                f"rebalance: objective {objective!r} is unknown; use one of "
-                f"{', '.join(OBJECTIVES)}"
-            )
-        if max_moves < 0:
-            raise InvalidProblem("rebalance: max_moves must be >= 0")
-        w = self._st.copy()
-        b = _Builder(f"rebalance {objective}")
-        before = w.where.copy()
-        problem, cc = self._compiled(w)
-        deadline = time.perf_counter() + float(time_limit)
-        if objective == "cost":
-            scores = self._rebalance_cost(w, b, max_moves, time_limit, seed)
-        else:
-            first = _score(w, objective)
-            search = self._compact if objective == "min-machines" else self._even_out
-            search(w, b, problem, cc, max_moves, deadline)
-            scores = (first, _score(w, objective))
-        used_before = np.unique(before[before >= 0]).shape[0]
-        used_after = np.unique(w.where[w.where >= 0]).shape[0]
-        return self._finish(
-            b,
-            w,
-            apply,
-            machines_freed=int(used_before - used_after),
-            moves=int(((before != w.where) & (before >= 0) & (w.where >= 0)).sum()),
-            objective=scores,
-        )
+        from .rebalance import rebalance
 
-    def _compact(
-        self,
-        w: _State,
-        b: _Builder,
-        problem: Problem,
-        cc: CompiledConstraints,
-        max_moves: int,
-        deadline: float,
-    ) -> None:
-        """Empty the least loaded machines into the other busy ones, one per step."""
-        left = max_moves
-        busy = np.zeros(w.m, bool)
-        busy[w.where[w.where >= 0]] = True
-        frac = _fractions(w)
-        for j in np.argsort(frac, kind="stable"):
-            if time.perf_counter() >= deadline or left <= 0:
-                break
-            rows = np.flatnonzero(w.where == j)
-            if not busy[j] or not len(rows) or len(rows) > left:
-                continue
-            usable = busy.copy()
-            usable[j] = False
-            targets = self._settle(w, problem, cc, rows, True, usable=usable)
-            if (targets < 0).any():
-                continue
-            b.step(
-                [
-                    Move(str(w.ids[i]), j, int(t), "rebalance: free machine")
-                    for i, t in zip(rows, targets, strict=True)
-                ]
-            )
-            w.where[rows] = targets
-            busy[j] = False
-            left -= len(rows)
-
-    def _even_out(
-        self,
-        w: _State,
-        b: _Builder,
-        problem: Problem,
-        cc: CompiledConstraints,
-        max_moves: int,
-        deadline: float,
-    ) -> None:
-        """Move one container from each of the hottest machines to cooler ones."""
-        left = max_moves
-        while left > 0 and time.perf_counter() < deadline:
-            frac = _fractions(w)
-            live = (w.state == UP) & ~w.retired
-            if live.sum() < 2:
-                break
-            mean = frac[live].mean()
-            hot = np.flatnonzero(live & (frac > mean))
-            hot = hot[np.argsort(-frac[hot], kind="stable")][: min(left, 64)]
-            rows = []
-            for j in hot:
-                mine = np.flatnonzero(w.where == j)
-                if not len(mine):
-                    continue
-                size = (w.requests[mine] / np.maximum(w.capacity[j], 1)).max(axis=1)
-                want = frac[j] - mean
-                rows.append(int(mine[np.argmin(np.abs(size - want))]))
-            if not rows:
-                break
-            movers = np.array(rows, np.int64)
-            old = _score(w, "balance")
-            targets = self._settle(
-                w,
-                problem,
-                cc,
-                movers,
-                True,
-                usable=live & (frac < mean),
-                rule=("best", "k8s-least"),
-            )
-            moved = targets >= 0
-            if not moved.any():
-                break
-            src = w.where[movers].copy()
-            w.where[movers[moved]] = targets[moved]
-            if _score(w, "balance") >= old:
-                w.where[movers] = src
-                break
-            b.step(
-                [
-                    Move(str(w.ids[i]), int(s), int(t), "rebalance: even out load")
-                    for i, s, t in zip(
-                        movers[moved], src[moved], targets[moved], strict=True
-                    )
-                ]
-            )
-            left -= int(moved.sum())
-
-    def _rebalance_cost(
-        self, w: _State, b: _Builder, max_moves: int, time_limit: float, seed: int
-    ) -> tuple[float, float]:
-        """Optimise the migration-cost model over the running containers."""
-        from .engines.reassign import optimise
-
-        rows = np.flatnonzero(w.where >= 0)
-        origin = self._origin
-        if (
-            origin is not None
-            and "roadef" in origin.metadata
-            and len(rows) == origin.n == len(w.ids)
-            and w.m == origin.m
-        ):
-            sub = Problem(
-                origin.machines,
-                origin.containers,
-                current=w.where,
-                metadata=origin.metadata,
-                name=origin.name,
-            )
-        else:
-            view = w.copy()
-            view.drop(np.flatnonzero(w.where < 0))
-            sub = _problem(view, named=False, current=True)
-        result = optimise(
-            sub, time_limit=float(time_limit), seed=seed, max_moves=max_moves
-        )
-        target = w.where.copy()
-        target[rows] = np.asarray(result.assignment, np.int64)
-        _sequence(w, b, target)
-        return float(result.objective_before), float(result.objective_after)
+        return rebalance(self, max_moves, objective, time_limit, seed, apply)
 
     # ------------------------------------------------------------ internals
 
@@ -898,9 +763,44 @@ class Cluster:
         for c in ids:
             b.new[c] = NewContainer(name, vec, rev)
 
+    def _grow_many(self, w: _State, b: _Builder, batch: list[Service]) -> None:
+        """Append the replicas of new services ``batch`` at once (vectorised)."""
+        if not batch:
+            return
+        reps = np.array([s.replicas for s in batch], np.int64)
+        reqs = np.array([s.request_vector(w.resources) for s in batch], np.int64)
+        rows = np.repeat(np.arange(len(batch)), reps)
+        ids = [f"{s.name}-{t}" for s in batch for t in range(s.replicas)]
+        names = np.array([s.name for s in batch], dtype=object)
+        w.ids = np.concatenate([w.ids, np.array(ids, dtype=object)])
+        w.service = np.concatenate([w.service, names[rows]])
+        w.requests = np.vstack([w.requests, reqs[rows]])
+        w.revision = np.concatenate([w.revision, np.zeros(len(rows), np.int64)])
+        w.where = np.concatenate([w.where, np.full(len(rows), -1, np.int64)])
+        for s, vec in zip(batch, reqs, strict=True):
+            w.serial[s.name] = s.replicas
+            new = NewContainer(s.name, tuple(int(x) for x in vec), 0)
+            for t in range(s.replicas):
+                b.new[f"{s.name}-{t}"] = new
+
     def _compiled(self, w: _State) -> tuple[Problem, CompiledConstraints]:
-        problem = _problem(w, named=False, current=False)
-        return problem, compile_constraints(problem)
+        """The state as a Problem with its compiled rules, recompiled only when the
+        containers, services or fleet change shape; a machine state change only
+        refreshes the state-dependent parts (usable machines, spread domains)."""
+        key = (w.ids, w.requests, w.capacity, tuple(w.specs.values()))
+        hit = self._cache
+        if (
+            hit is None
+            or len(hit[0]) != len(key)
+            or any(a is not b for a, b in zip(hit[0], key, strict=True))
+            or not np.array_equal(hit[1], w.retired)
+        ):
+            view = w.copy()
+            view.state = np.where(w.retired, DOWN, UP).astype(np.int8)
+            problem = _problem(view, named=False, current=False)
+            hit = (key, w.retired.copy(), problem, compile_constraints(problem))
+            self._cache = hit
+        return _restate(hit[2], hit[3], np.where(w.retired, DOWN, w.state))
 
     def _order(self, w: _State, problem: Problem, todo: np.ndarray) -> np.ndarray:
         """Priority first, then the engine's size order; affinity dependants last."""
@@ -947,7 +847,7 @@ class Cluster:
             self._order(w, problem, np.asarray(todo, np.int64)),
             how,
             score,
-            g.candidates,
+            _nodes_to_score(self.candidates, w.m),
             held=held,
             usable=ok,
             held_rules=held is not None,
@@ -1292,6 +1192,46 @@ def _problem(w: _State, *, named: bool, current: bool) -> Problem:
         return Problem(mach, cont, current=w.where if current else None)
 
 
+def _nodes_to_score(candidates: int | str | None, m: int) -> int | None:
+    """Feasible machines to score per placement; ``"auto"`` is kube-scheduler's
+    adaptive percentageOfNodesToScore (all below 100 machines, at least 5%)."""
+    if candidates != "auto":
+        return None if candidates is None else int(candidates)
+    if m < 100:
+        return None
+    pct = max(5, 50 - m // 125)
+    return max(100, m * pct // 100)
+
+
+def _restate(
+    problem: Problem, cc: CompiledConstraints, state: np.ndarray
+) -> tuple[Problem, CompiledConstraints]:
+    """``problem`` and ``cc`` (compiled with every live machine up) under the machine
+    ``state``: eligibility drops machines not up, spread counts domains not down."""
+    state = np.asarray(state, np.int8)
+    if np.array_equal(problem.machines.state, state):
+        return problem, cc
+    mach = copy.copy(problem.machines)
+    mach.state = state
+    view = copy.copy(problem)
+    view.machines = mach
+    up = state == UP
+    eligible = np.ascontiguousarray(cc.eligible & up[None, :])
+    sp_valid = cc.sp_valid
+    if len(cc.sp_key):
+        sp_valid = np.zeros_like(cc.sp_valid)
+        groups, first = np.unique(cc.sp_group, return_index=True)
+        live = state != DOWN
+        for h, i in zip(groups, first, strict=True):
+            if h < 0:
+                continue
+            k = cc.sp_key[h]
+            dom = cc.domain[k]
+            doms = dom[cc.eligible[cc.eclass[i]] & live & (dom >= 0)]
+            sp_valid[cc.sp_off[h] + np.unique(doms)] = True
+    return view, replace(cc, eligible=eligible, sp_valid=sp_valid)
+
+
 def _load(w: _State, rows: np.ndarray) -> np.ndarray:
     """int64[m, d] summed requests of containers ``rows`` on their machines."""
     out = np.zeros_like(w.capacity)
@@ -1480,62 +1420,3 @@ def _victims_for(
             options.append((len(take), int(prio[take].sum()), int(j), np.array(take)))
     options.sort(key=lambda t: (t[0], t[1], t[2]))
     return [(j, v) for _, _, j, v in options[:8]]
-
-
-def _fractions(w: _State) -> np.ndarray:
-    """float64[m]: each machine's largest load / capacity over the resources."""
-    placed = np.flatnonzero(w.where >= 0)
-    load = _load(w, placed)
-    return (load / np.maximum(w.capacity, 1)).max(axis=1)
-
-
-def _score(w: _State, objective: str) -> float:
-    """Machines in use (min-machines) or the spread of load fractions (balance)."""
-    if objective == "min-machines":
-        return float(np.unique(w.where[w.where >= 0]).shape[0])
-    live = (w.state == UP) & ~w.retired
-    frac = _fractions(w)[live]
-    return float(frac.std()) if len(frac) else 0.0
-
-
-def _sequence(w: _State, b: _Builder, target: np.ndarray) -> None:
-    """Order the moves to ``target`` into make-before-break steps.
-
-    A move joins a step when its target has room with every copy already there and
-    no container of the same service runs on it; moves left in a cycle finish in a
-    last step as stop-then-start, which lands exactly on ``target``.
-    """
-    todo = [int(i) for i in np.flatnonzero((target != w.where) & (w.where >= 0))]
-    placed = np.flatnonzero(w.where >= 0)
-    while todo:
-        load = _load(w, placed)
-        on = {(int(w.where[i]), w.service[i]) for i in placed}
-        step, rest = [], []
-        for i in todo:
-            t = int(target[i])
-            if (load[t] + w.requests[i] <= w.capacity[t]).all() and (
-                (t, w.service[i]) not in on
-            ):
-                load[t] += w.requests[i]
-                on.add((t, w.service[i]))
-                step.append(i)
-            else:
-                rest.append(i)
-        if not step:
-            actions: list[Any] = [
-                Stop(str(w.ids[i]), int(w.where[i]), "rebalance: swap") for i in rest
-            ]
-            actions += [
-                Start(str(w.ids[i]), int(target[i]), "rebalance: swap") for i in rest
-            ]
-            b.step(actions)
-            w.where[rest] = target[rest]
-            break
-        b.step(
-            [
-                Move(str(w.ids[i]), int(w.where[i]), int(target[i]), "rebalance: cost")
-                for i in step
-            ]
-        )
-        w.where[step] = target[step]
-        todo = rest

@@ -44,7 +44,7 @@ _PROBE = 8  # machines checked directly before asking the tree for a jump
 GPU_MILLI = 1000  # milli-GPU per device
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fits(residual, j, req):
     """True when machine ``j``'s residual covers ``req`` in every dimension."""
     for k in range(req.shape[0]):  # noqa: SIM110  (Numba has no generator closures)
@@ -53,7 +53,7 @@ def fits(residual, j, req):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def score_of(kind, residual, capacity, j, req, scale, base, dr):
     """Score of placing ``req`` on machine ``j`` (higher = better under best fit)."""
     d = dr
@@ -129,17 +129,13 @@ def next_fit(state, residual, req, lo, hi):
     return j
 
 
-@njit(cache=True)
-def rules_hold(i, j, rules, counts, sp_min, at_total):
-    """Anti-affinity, spread and required affinity allow container i on machine j.
-
-    ``rules`` is the tuple of compiled arrays built by ``greedy.kernel_rules``.
-    """
-    service_id, domain = rules[0], rules[1]
-    aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key = rules[3:9]
-    sp_group, sp_key, sp_skew, sp_off = rules[9:13]
-    af_group, af_required, af_self = rules[14:17]
-    at_key, at_off = rules[19], rules[20]
+@njit(cache=True, inline="always")
+def rules_hold(
+    i, j, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key,
+    sp_group, sp_key, sp_skew, sp_off, sp_min, af_group, af_required, af_self, at_key,
+    at_off, at_total, counts,
+):
+    """Anti-affinity, spread and required affinity allow container i on machine j."""
     s = service_id[i]
     for p in range(aa_ptr[s], aa_ptr[s + 1]):
         g = aa_groups[p]
@@ -164,30 +160,30 @@ def rules_hold(i, j, rules, counts, sp_min, at_total):
     return True
 
 
-@njit(cache=True)
-def admissible(i, j, cordoned, constrained, eclass, eligible, rules, counts, sp_min,
-               at_total):
+@njit(cache=True, inline="always")
+def admissible(
+    i, j, cordoned, eclass, eligible, service_id, domain, aa_ptr, aa_groups, aa_key,
+    aa_limit, aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off, sp_min, af_group,
+    af_required, af_self, at_key, at_off, at_total, counts,
+):
     """Selector, taints and the placement rules allow container i on machine j.
 
     ``cordoned`` marks the container's own cordoned current machine, which the
     eligibility table (machines up only) leaves out.
     """
-    if not constrained:
-        return True
     if not (eligible[eclass[i], j] or cordoned):
         return False
-    return rules_hold(i, j, rules, counts, sp_min, at_total)
+    return rules_hold(
+        i, j, service_id, domain, aa_ptr, aa_groups, aa_key, aa_limit, aa_off,
+        aa_own_key, sp_group, sp_key, sp_skew, sp_off, sp_min, af_group, af_required,
+        af_self, at_key, at_off, at_total, counts,
+    )
 
 
 @njit(cache=True)
-def preferred(i, j, constrained, rules, counts):
+def preferred(i, j, rules, counts):
     """1 when container i's preferred affinity holds on machine j, else 0."""
-    if not constrained:
-        return 0
-    af_group, af_required = rules[14], rules[15]
-    a = af_group[i]
-    if a < 0 or af_required[i]:
-        return 0
+    a = rules[14][i]
     x = rules[1][rules[19][a], j]
     return 1 if x >= 0 and counts[rules[20][a] + x] >= 1 else 0
 
@@ -250,6 +246,12 @@ def greedy_pass(
     m = residual.shape[0]
     d = requests.shape[1]
     dq = quota.shape[1]
+    service_id, domain = rules[0], rules[1]
+    aa_ptr, aa_groups, aa_key = rules[3], rules[4], rules[5]
+    aa_limit, aa_off, aa_own_key = rules[6], rules[7], rules[8]
+    sp_group, sp_key, sp_skew, sp_off = rules[9], rules[10], rules[11], rules[12]
+    af_group, af_required, af_self = rules[14], rules[15], rules[16]
+    at_key, at_off = rules[19], rules[20]
     seen = np.full(max(ntypes, 1), -1, np.int64)
     next_start = 0
     for t in range(order.shape[0]):
@@ -269,8 +271,10 @@ def greedy_pass(
         cur = stay[i] if constrained else -1
         if p >= 0:
             if fits(residual, p, req) and admissible(
-                i, p, cur == p, constrained, eclass, eligible, rules, counts, sp_min,
-                at_total,
+                i, p, cur == p, eclass, eligible, service_id, domain, aa_ptr,
+                aa_groups, aa_key, aa_limit, aa_off, aa_own_key, sp_group, sp_key,
+                sp_skew, sp_off, sp_min, af_group, af_required, af_self, at_key,
+                at_off, at_total, counts,
             ):
                 best = p
         elif rule == FIRST:
@@ -279,8 +283,12 @@ def greedy_pass(
                 j = next_fit(state, residual, req, lo, m)
                 if j < 0:
                     break
-                if admissible(i, j, False, constrained, eclass, eligible, rules,
-                              counts, sp_min, at_total):
+                if not constrained or admissible(
+                    i, j, False, eclass, eligible, service_id, domain, aa_ptr,
+                    aa_groups, aa_key, aa_limit, aa_off, aa_own_key, sp_group, sp_key,
+                    sp_skew, sp_off, sp_min, af_group, af_required, af_self, at_key,
+                    at_off, at_total, counts,
+                ):
                     best = j
                     break
                 lo = j + 1
@@ -288,11 +296,17 @@ def greedy_pass(
                 cur >= 0
                 and (best < 0 or cur < best)
                 and fits(residual, cur, req)
-                and rules_hold(i, cur, rules, counts, sp_min, at_total)
+                and rules_hold(
+                    i, cur, service_id, domain, aa_ptr, aa_groups, aa_key,
+                    aa_limit, aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off,
+                    sp_min, af_group, af_required, af_self, at_key, at_off, at_total,
+                    counts,
+                )
             ):
                 best = cur
         else:
             usable = state[1]
+            prefer = constrained and af_group[i] >= 0 and not af_required[i]
             found = 0
             last = -1
             best_pref = -1
@@ -301,13 +315,17 @@ def greedy_pass(
                 for j in range(m):
                     if not (usable[j] and fits(residual, j, req)):
                         continue
-                    if not admissible(i, j, False, constrained, eclass, eligible,
-                                      rules, counts, sp_min, at_total):
+                    if constrained and not admissible(
+                        i, j, False, eclass, eligible, service_id, domain,
+                        aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key,
+                        sp_group, sp_key, sp_skew, sp_off, sp_min, af_group,
+                        af_required, af_self, at_key, at_off, at_total, counts,
+                    ):
                         continue
                     key = score_of(kind, residual, capacity, j, req, scale, base, dr)
                     if rule == WORST:
                         key = -key
-                    pref = preferred(i, j, constrained, rules, counts)
+                    pref = preferred(i, j, rules, counts) if prefer else 0
                     if pref > best_pref or (pref == best_pref and key > best_key):
                         best, best_pref, best_key = j, pref, key
             else:
@@ -322,14 +340,18 @@ def greedy_pass(
                         if j < 0:
                             break
                         lo = j + 1
-                        if not admissible(i, j, False, constrained, eclass, eligible,
-                                          rules, counts, sp_min, at_total):
+                        if constrained and not admissible(
+                            i, j, False, eclass, eligible, service_id, domain,
+                            aa_ptr, aa_groups, aa_key, aa_limit, aa_off, aa_own_key,
+                            sp_group, sp_key, sp_skew, sp_off, sp_min, af_group,
+                            af_required, af_self, at_key, at_off, at_total, counts,
+                        ):
                             continue
                         key = score_of(kind, residual, capacity, j, req, scale, base,
                                        dr)
                         if rule == WORST:
                             key = -key
-                        pref = preferred(i, j, constrained, rules, counts)
+                        pref = preferred(i, j, rules, counts) if prefer else 0
                         if pref > best_pref or (pref == best_pref and key > best_key):
                             best, best_pref, best_key = j, pref, key
                         found += 1
@@ -338,13 +360,17 @@ def greedy_pass(
                             break
                 if found >= candidates:
                     next_start = (last + 1) % m
+            # a cordoned machine the container already runs on
             if cur >= 0 and fits(residual, cur, req) and rules_hold(
-                i, cur, rules, counts, sp_min, at_total
-            ):  # a cordoned machine the container already runs on
+                i, cur, service_id, domain, aa_ptr, aa_groups, aa_key,
+                aa_limit, aa_off, aa_own_key, sp_group, sp_key, sp_skew, sp_off,
+                sp_min, af_group, af_required, af_self, at_key, at_off, at_total,
+                counts,
+            ):
                 key = score_of(kind, residual, capacity, cur, req, scale, base, dr)
                 if rule == WORST:
                     key = -key
-                pref = preferred(i, cur, constrained, rules, counts)
+                pref = preferred(i, cur, rules, counts) if prefer else 0
                 if pref > best_pref or (pref == best_pref and key > best_key):
                     best, best_pref, best_key = cur, pref, key
             if best < 0 and open_first:
@@ -390,8 +416,14 @@ def open_machine(
     once every type has one.
     """
     m = residual.shape[0]
-    a = rules[14][i] if constrained else -1
-    prefer = a >= 0 and not rules[15][i]
+    service_id, domain = rules[0], rules[1]
+    aa_ptr, aa_groups, aa_key = rules[3], rules[4], rules[5]
+    aa_limit, aa_off, aa_own_key = rules[6], rules[7], rules[8]
+    sp_group, sp_key, sp_skew, sp_off = rules[9], rules[10], rules[11], rules[12]
+    af_group, af_required, af_self = rules[14], rules[15], rules[16]
+    at_key, at_off = rules[19], rules[20]
+    a = af_group[i] if constrained else -1
+    prefer = a >= 0 and not af_required[i]
     best = -1
     best_pref = -1
     best_key = -np.inf
@@ -405,13 +437,17 @@ def open_machine(
         u = mtype[j]
         if not prefer and seen[u] == stamp:
             continue
-        if not admissible(i, j, False, constrained, eclass, eligible, rules, counts,
-                          sp_min, at_total):
+        if constrained and not admissible(
+            i, j, False, eclass, eligible, service_id, domain, aa_ptr,
+            aa_groups, aa_key, aa_limit, aa_off, aa_own_key, sp_group, sp_key,
+            sp_skew, sp_off, sp_min, af_group, af_required, af_self, at_key,
+            at_off, at_total, counts,
+        ):
             continue
         key = score_of(kind, residual, capacity, j, req, scale, base, dr)
         if rule == WORST:
             key = -key
-        pref = preferred(i, j, constrained, rules, counts)
+        pref = preferred(i, j, rules, counts) if prefer else 0
         if pref > best_pref or (pref == best_pref and key > best_key):
             best, best_pref, best_key = j, pref, key
         if not prefer:

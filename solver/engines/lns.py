@@ -86,8 +86,8 @@ class LnsEngine:
     seed: int = 0
     progress: Callable[[str], None] | None = None
     iterations: int | None = None
-    neighbourhood: int = 80
-    sub_time_limit: float = 0.05
+    neighbourhood: int = 40
+    sub_time_limit: float = 0.01
     hints: tuple[str, ...] = ("ffd",)
     objective: str = "min-machines"
     name: str = "lns"
@@ -310,6 +310,7 @@ class LnsEngine:
         params.random_seed = int(seed)
         params.max_deterministic_time = self.sub_time_limit
         params.stop_after_first_solution = True
+        params.cp_model_presolve = False  # a few dozen variables: presolve costs more
         if wall is not None:
             params.max_time_in_seconds = max(0.01, wall)
         status = solver.solve(model)

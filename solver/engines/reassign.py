@@ -53,6 +53,8 @@ _RESTART_ITERATIONS = 50_000_000
 _COOLING = 1e-3
 #: Share of the budget spent annealing before the exact repair phase.
 _ANNEAL_SHARE = 0.8
+#: Relative gain of one descent chunk above which the descent goes on without repair.
+_STILL_DESCENDING = 1e-5
 #: Largest sub-problem handed to CP-SAT, in free processes.
 _LNS_PROCESSES = 120
 
@@ -718,6 +720,10 @@ def optimise(
     search.ctl[7] = 0
     fails = 0  # sub-problems get longer limits while nothing improves
     while done < budget and elapsed() < time_limit:
+        old = search.best_cost
+        local(int(min(step // 4, budget - done)))
+        if old - search.best_cost > old * _STILL_DESCENDING:
+            continue  # descent still pays; exact repair only once it stalls
         if code == 0:
             left = time_limit - elapsed()
             if left <= 0.05:
@@ -730,7 +736,6 @@ def optimise(
             fails = 0 if gain < 0 else fails + 1
             if gain < 0:
                 note()
-        local(int(min(step // 4, budget - done)))
     return _result(view, search, started, history, before)
 
 
