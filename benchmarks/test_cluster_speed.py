@@ -94,4 +94,4 @@ def test_rebalance_min_machines(benchmark, request, size: str) -> None:
         cluster.rebalance, kwargs={"max_moves": 1000, "time_limit": 5.0}, rounds=1
     )
     assert plan.moves <= 1000
-    assert plan.machines_freed >= 0
+    assert plan.machines_freed > 0

@@ -185,7 +185,7 @@ class Cluster:
             {},
         )
         self._origin: Problem | None = None
-        self._cache: tuple[Any, ...] | None = None
+        self._cache: list[tuple[Any, ...]] = []  # the last two compiled states
 
     # ------------------------------------------------------------ construction
 
@@ -730,7 +730,7 @@ class Cluster:
         """
         from .rebalance import rebalance
 
-        return rebalance(self, max_moves, objective, time_limit, seed, apply)
+        return rebalance(self, max_moves, objective, time_limit, seed=seed, apply=apply)
 
     # ------------------------------------------------------------ internals
 
@@ -788,18 +788,23 @@ class Cluster:
         containers, services or fleet change shape; a machine state change only
         refreshes the state-dependent parts (usable machines, spread domains)."""
         key = (w.ids, w.requests, w.capacity, tuple(w.specs.values()))
-        hit = self._cache
-        if (
-            hit is None
-            or len(hit[0]) != len(key)
-            or any(a is not b for a, b in zip(hit[0], key, strict=True))
-            or not np.array_equal(hit[1], w.retired)
-        ):
+        hit = next(
+            (
+                e
+                for e in self._cache
+                if all(a is b for a, b in zip(e[0][:3], key[:3], strict=True))
+                and len(e[0][3]) == len(key[3])
+                and all(a is b for a, b in zip(e[0][3], key[3], strict=True))
+                and np.array_equal(e[1], w.retired)
+            ),
+            None,
+        )
+        if hit is None:
             view = w.copy()
             view.state = np.where(w.retired, DOWN, UP).astype(np.int8)
             problem = _problem(view, named=False, current=False)
             hit = (key, w.retired.copy(), problem, compile_constraints(problem))
-            self._cache = hit
+            self._cache = [hit, *self._cache[:1]]
         return _restate(hit[2], hit[3], np.where(w.retired, DOWN, w.state))
 
     def _order(self, w: _State, problem: Problem, todo: np.ndarray) -> np.ndarray:

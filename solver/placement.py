@@ -136,7 +136,8 @@ def validate(problem: Problem, placement: Placement) -> None:
     constraint arrays, so a bug in a kernel cannot hide behind a matching bug here.
     Rules: machine indices in range, capacity per dimension, machine state (down,
     cordoned), node_selector, taints, anti-affinity, spread, required affinity,
-    namespace quotas, pinned containers, and a reason for every unplaced container.
+    namespace quotas, pinned containers, GPU devices, and a reason for every unplaced
+    container.
     """
     a = np.asarray(placement.assignment).astype(np.int64)
     if a.shape != (problem.n,):
@@ -163,6 +164,7 @@ def validate(problem: Problem, placement: Placement) -> None:
         _check_spread,
         _check_affinity,
         _check_quotas,
+        _check_gpu_devices,
     ):
         found.extend(check(problem, a, placement))
     if found:
@@ -542,4 +544,60 @@ def _check_quotas(problem: Problem, a: np.ndarray, placement: Placement) -> list
             f"quota {limit[k]}"
             for k in np.flatnonzero(used > limit).tolist()
         ]
+    return _listed(out)
+
+
+def _check_gpu_devices(
+    problem: Problem, a: np.ndarray, placement: Placement
+) -> list[str]:
+    """Recorded devices exist, whole GPUs are exclusive, shares fit one device."""
+    cont = problem.containers
+    if cont.num_gpu is None:
+        return []
+    asks = np.flatnonzero((a >= 0) & ((cont.num_gpu > 0) | (cont.gpu_milli > 0)))
+    if not len(asks):
+        return []
+    dev = placement.devices
+    if dev is None:
+        return [f"gpu devices: {len(asks)} placed container(s) ask for GPUs but the "
+                "placement records no devices"]
+    dev = np.asarray(dev, dtype=np.int64)
+    if dev.ndim != 2 or dev.shape[0] != problem.n:
+        return [f"gpu devices: devices must have shape ({problem.n}, k), got "
+                f"{dev.shape}"]
+    out: list[str] = []
+    gpus = problem.machines.gpus
+    load: dict[tuple[int, int], int] = {}
+    whole_on: dict[tuple[int, int], list[int]] = {}
+    for i in asks.tolist():
+        j = int(a[i])
+        got = [int(u) for u in dev[i] if u >= 0]
+        want = int(cont.num_gpu[i]) if cont.num_gpu[i] > 0 else 1
+        if len(got) != want or len(set(got)) != len(got):
+            out.append(
+                f"gpu devices: {_container(problem, i)} asks "
+                + (f"{want} whole GPU(s)" if cont.num_gpu[i] > 0 else "a share of one")
+                + f" but holds devices {got}"
+            )
+            continue
+        missing = [u for u in got if u >= gpus[j]]
+        if missing:
+            out.append(
+                f"gpu devices: {_container(problem, i)} holds device(s) {missing} of "
+                f"{_machine(problem, j)}, which has {int(gpus[j])} GPU(s)"
+            )
+            continue
+        for u in got:
+            milli = 1000 if cont.num_gpu[i] > 0 else int(cont.gpu_milli[i])
+            load[(j, u)] = load.get((j, u), 0) + milli
+            if cont.num_gpu[i] > 0:
+                whole_on.setdefault((j, u), []).append(i)
+    for (j, u), milli in sorted(load.items()):
+        if milli > 1000:
+            holders = whole_on.get((j, u), [])
+            out.append(
+                f"gpu devices: device {u} of {_machine(problem, j)} holds {milli} "
+                "milli-GPU (> 1000)"
+                + (f"; whole-GPU container(s) {holders} share it" if holders else "")
+            )
     return _listed(out)

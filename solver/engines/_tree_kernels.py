@@ -45,6 +45,7 @@ BIG = 1e30  # offset of a dimension that does not enter a lane (float32-safe)
 SAMPLE = 4096  # requests looked at when choosing lane directions
 SPARSE_TOL = 0.002  # amounts below this share of the largest residual count as none
 LEVELS = 3  # lanes per sparse dimension (levels of the amount asked)
+MEMO = 1024  # slots of the first-fit memo of answers per distinct request
 
 
 @njit(cache=True)
@@ -411,22 +412,56 @@ def _take(state, j, x, i):
 
 
 @njit(cache=True)
+def _memo_slot(x, i, memo):
+    """Slot of request row i of ``x`` in the answer memo (open addressing, no chains)."""
+    h = np.uint64(0xCBF29CE484222325)
+    for k in range(x.shape[1]):
+        h = (h ^ np.uint64(x[i, k])) * np.uint64(0x100000001B3)
+    return np.int64((h ^ (h >> np.uint64(29))) & np.uint64(memo.shape[0] - 1))
+
+
+@njit(cache=True)
 def first_fit_state(requests, order, state):
     """First fit of containers ``order`` (in that order) into the machines of ``state``.
 
     Returns int32[n] machine per container, -1 where none fits or not in ``order``.
+    Residuals only go down during the pass, so a request at least the previous one, or
+    equal to one answered before (kept in a small memo), starts its search at that
+    answer: no machine to the left of it can have started to fit since.
     """
     n, d = requests.shape
+    m = state[7][0]
     t_end = order.shape[0]
     queue = np.empty((t_end, d), np.int64)  # requests in placement order, read once
     for t in range(t_end):
         queue[t] = requests[order[t]]
     placed = np.full(t_end, -1, np.int32)
     rf = np.empty((1, state[7][2]), np.int16)
+    memo_row = np.full((MEMO, d), -1, np.int64)  # requests are >= 0: -1 is empty
+    memo_at = np.zeros(MEMO, np.int64)  # leftmost machine that may still fit the row
+    last = 0
     for t in range(t_end):
-        _lanes(queue, t, state[2], state[3], state[4], state[9])
-        _store(state[9], rf, 0)
-        j = _find(state, queue, t, rf, 0)
+        lo = 0
+        if t > 0:
+            above = True
+            for k in range(d):
+                above &= queue[t, k] >= queue[t - 1, k]
+            if above:
+                lo = last
+        slot = _memo_slot(queue, t, memo_row)
+        same = True
+        for k in range(d):
+            same &= memo_row[slot, k] == queue[t, k]
+        if same:
+            lo = max(lo, memo_at[slot])
+        j = -1
+        if lo < m:
+            _lanes(queue, t, state[2], state[3], state[4], state[9])
+            _store(state[9], rf, 0)
+            j = _find(state, queue, t, rf, lo)
+        last = j if j >= 0 else m
+        memo_row[slot] = queue[t]
+        memo_at[slot] = last
         if j >= 0:
             placed[t] = j
             _take(state, j, queue, t)
@@ -437,10 +472,51 @@ def first_fit_state(requests, order, state):
 
 
 @njit(cache=True)
+def _first_fit_1d(requests, order, residual, usable):
+    """First fit in one dimension: a plain max segment tree, one leaf per machine."""
+    m = residual.shape[0]
+    P = 1
+    while P < m:
+        P *= 2
+    none = np.iinfo(np.int64).min  # unusable machines and padding never fit
+    tree = np.full(2 * P, none, np.int64)
+    for j in range(m):
+        if usable[j]:
+            tree[P + j] = residual[j, 0]
+    for node in range(P - 1, 0, -1):
+        tree[node] = max(tree[2 * node], tree[2 * node + 1])
+    assign = np.full(requests.shape[0], -1, np.int32)
+    for t in range(order.shape[0]):
+        i = order[t]
+        r = requests[i, 0]
+        if m == 0 or tree[1] < r:
+            continue
+        node = 1
+        while node < P:
+            node = 2 * node
+            if tree[node] < r:
+                node += 1
+        v = tree[node] - r
+        tree[node] = v
+        residual[node - P, 0] = v
+        assign[i] = node - P
+        node >>= 1
+        while node >= 1:
+            v = max(tree[2 * node], tree[2 * node + 1])
+            if tree[node] == v:
+                break
+            tree[node] = v
+            node >>= 1
+    return assign
+
+
+@njit(cache=True)
 def first_fit(requests, order, residual, usable):
     """Exact first fit: container order[t] goes to the leftmost usable machine that
     covers it. Returns int32[n] (-1 = fits nowhere); ``residual`` is updated in
     place."""
+    if residual.shape[1] == 1:
+        return _first_fit_1d(requests, order, residual, usable)
     return first_fit_state(requests, order, tree_build_for(residual, usable, requests))
 
 

@@ -295,3 +295,19 @@ def test_endpoints_and_metrics() -> None:
     per_service = cluster.metrics("service")
     row = per_service.iloc[0]
     assert (row["replicas"], row["running"], row["pending"]) == (5, 4, 1)
+
+
+def test_rebalance_frees_machines_on_a_spread_cluster() -> None:
+    """A k8s-least (spread) placement is compacted: machines freed, max_moves kept."""
+    cluster = Cluster.from_arrays(
+        np.array([[8, 8]] * 12), RES, engine="k8s-least", debug=True
+    )
+    _commit(cluster, cluster.deploy(Service("a", 12, {"cpu": 2, "memory": 1})))
+    _commit(cluster, cluster.deploy(Service("b", 12, {"cpu": 1, "memory": 2})))
+    assert cluster.containers_frame()["machine"].nunique() == 12
+    plan = cluster.rebalance(max_moves=8, objective="min-machines", time_limit=5)
+    assert 0 < plan.moves <= 8
+    assert plan.machines_freed >= 3
+    plan.verify(cluster)
+    _commit(cluster, plan)
+    assert cluster.containers_frame()["machine"].nunique() == 12 - plan.machines_freed
