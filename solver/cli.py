@@ -80,6 +80,20 @@ def _build_parser() -> _Parser:
         "--time-limit", type=float, metavar="S", help="seconds per engine"
     )
     place.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    place.add_argument(
+        "--objective",
+        metavar="NAME",
+        help=(
+            "cpsat objective: min-machines (default), max-placed or min-moves "
+            "(greedy engines ignore it)"
+        ),
+    )
+    place.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="CP-SAT search workers (cpsat and lns; greedy engines ignore it)",
+    )
     place.add_argument("--json", action="store_true", help="one JSON object per engine")
     place.add_argument(
         "--out",
@@ -243,10 +257,12 @@ def _place_one(problem: Any, name: str, args: argparse.Namespace, bound: int) ->
     from .placement import validate
 
     start = time.perf_counter()
-    placement = engines.get(name).solve(
+    placement = engines.get(name, **_exact_options(name, args)).solve(
         problem, time_limit=args.time_limit, seed=args.seed
     )
     wall = time.perf_counter() - start
+    if sys.stderr.isatty() and name in _EXACT_ENGINES:
+        print(file=sys.stderr)  # end the progress line
     try:
         validate(problem, placement)
         valid = True
@@ -279,6 +295,28 @@ def _place_one(problem: Any, name: str, args: argparse.Namespace, bound: int) ->
             for i in placement.unplaced.tolist()
         },
     }
+
+
+_EXACT_ENGINES = ("cpsat", "lns")
+
+
+def _exact_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Options only the CP-SAT based engines take: objective, workers, progress."""
+    if name not in _EXACT_ENGINES:
+        return {}
+    options: dict[str, Any] = {}
+    if args.objective is not None:
+        options["objective"] = args.objective
+    if args.workers is not None:
+        options["workers"] = args.workers
+    if sys.stderr.isatty():
+        options["progress"] = _progress_line
+    return options
+
+
+def _progress_line(text: str) -> None:
+    """Rewrite one status line on the terminal as the search improves."""
+    print(f"\r{text[:100]:<100}", end="", file=sys.stderr, flush=True)
 
 
 def _number(value: Any) -> float | int | None:

@@ -1,30 +1,43 @@
 """Rebalancing a running cluster: free machines, even out load, or lower a cost model.
 
-:func:`rebalance` backs :meth:`solver.Cluster.rebalance`. ``min-machines`` asks CP-SAT
-for the fewest moves that fit the running containers on fewer machines (``min-moves``
-with a machine budget) on small clusters, and empties the least loaded machines
-greedily at scale; ``balance`` moves containers from the hottest machines to cooler
-ones; ``cost`` runs the migration-cost optimiser. Every search stops at ``max_moves``
-and at ``time_limit``.
+:func:`rebalance` backs :meth:`solver.Cluster.rebalance`. ``min-machines`` first
+empties the least loaded machines greedily, then improves on that with CP-SAT: the
+``min-moves`` assignment model of a neighbourhood (the whole cluster when it is small,
+else windows of lightly loaded machines, one after another) with the move budget as a
+constraint and "fewest machines, then fewest moves" as objective. ``balance`` moves
+containers from the hottest machines to cooler ones; ``cost`` runs the migration-cost
+optimiser. Every search stops at ``max_moves`` and at ``time_limit``.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from ortools.sat.python import cp_model
 
 from .cluster import _Builder, _load, _problem, _State
 from .constraints import CompiledConstraints
-from .errors import InvalidProblem
-from .model import UP, Problem
+from .engines._cpsat_model import build_model, extract
+from .errors import InvalidProblem, PlacementError
+from .model import DOWN, UP, Problem
+from .placement import Placement, Status, validate
 from .plan import Move, Plan, Start, Stop
 
 if TYPE_CHECKING:
     from .cluster import Cluster
 
 OBJECTIVES = ("min-machines", "balance", "cost")
+#: Running containers above which min-machines stays with the greedy emptying pass.
+CPSAT_MAX_CONTAINERS = 20_000
+#: Containers x machines one CP-SAT neighbourhood may hold (its assignment variables).
+NEIGHBOURHOOD_VARS = 40_000
+#: Share of the time limit the greedy pass may use when CP-SAT follows.
+GREEDY_SHARE = 0.4
+#: Shortest CP-SAT solve worth starting, in seconds.
+MIN_SOLVE = 0.05
 
 
 def rebalance(
@@ -61,8 +74,10 @@ def rebalance(
         scores = _cost(cluster, w, b, max_moves, time_limit, seed)
     else:
         first = _score(w, objective)
-        search = _compact if objective == "min-machines" else _even_out
-        search(cluster, w, b, problem, cc, max_moves, deadline)
+        if objective == "min-machines":
+            _min_machines(cluster, w, b, problem, cc, max_moves, deadline, seed)
+        else:
+            _even_out(cluster, w, b, problem, cc, max_moves, deadline)
         scores = (first, _score(w, objective))
     used_before = np.unique(before[before >= 0]).shape[0]
     used_after = np.unique(w.where[w.where >= 0]).shape[0]
@@ -74,6 +89,216 @@ def rebalance(
         moves=int(((before != w.where) & (before >= 0) & (w.where >= 0)).sum()),
         objective=scores,
     )
+
+
+def _min_machines(
+    cluster: Cluster,
+    w: _State,
+    b: _Builder,
+    problem: Problem,
+    cc: CompiledConstraints,
+    max_moves: int,
+    deadline: float,
+    seed: int,
+) -> None:
+    """Greedy emptying, then CP-SAT neighbourhoods while time is left; the better
+    result (fewer machines, then fewer moves) becomes the plan."""
+    placed = int((w.where >= 0).sum())
+    exact = max_moves > 0 and 0 < placed <= CPSAT_MAX_CONTAINERS
+    now = time.perf_counter()
+    share = GREEDY_SHARE if exact else 1.0
+    origin = w.where.copy()
+    _compact(cluster, w, b, problem, cc, max_moves, now + share * (deadline - now))
+    if not exact or deadline - time.perf_counter() < MIN_SOLVE:
+        return
+    view = copy.copy(problem)
+    view.current = origin
+    target = _cpsat_compact(view, origin, w.where, max_moves, deadline, seed)
+    if target is None:
+        return
+    b.steps.clear()
+    w.where = origin
+    _steps_to(w, b, target, "rebalance: free machines")
+
+
+def _cpsat_compact(
+    problem: Problem,
+    origin: np.ndarray,
+    start: np.ndarray,
+    max_moves: int,
+    deadline: float,
+    seed: int,
+) -> np.ndarray | None:
+    """A valid assignment within ``max_moves`` of ``origin`` on fewer machines (or
+    as many with fewer moves) than ``start``, or None when CP-SAT finds none.
+
+    The whole cluster is one model when it is small enough; otherwise windows of
+    lightly loaded machines are re-packed one after another (large neighbourhood
+    search), the rest of the cluster fixed around them.
+    """
+    live = problem.machines.state != DOWN
+    work = start.copy()
+    best = _key(work, origin)
+    placed = int((work >= 0).sum())
+    whole = placed * int(live.sum()) <= NEIGHBOURHOOD_VARS
+    rng = np.random.default_rng(seed)
+    total = deadline - time.perf_counter()
+    rounds = 0
+    while (left := deadline - time.perf_counter()) >= MIN_SOLVE:
+        if whole:
+            machines = np.flatnonzero(live)
+        else:
+            machines = _window(problem, work, live, rng, first=rounds == 0)
+        inside = np.zeros(problem.m, bool)
+        inside[machines] = True
+        on = work >= 0
+        free = np.flatnonzero(on & inside[np.maximum(work, 0)])
+        moved_out = int((on & (work != origin)).sum()) - int(
+            (work[free] != origin[free]).sum()
+        )
+        limit = left if whole else min(left, max(0.5, total / 8))
+        out = _solve(
+            problem, work, free, machines, max_moves - moved_out, limit, seed + rounds
+        )
+        if out is not None and _key(out, origin) < best:
+            work, best = out, _key(out, origin)
+        rounds += 1
+        if whole:
+            break
+    if best == _key(start, origin) or not _valid(problem, work):
+        return None
+    return work
+
+
+def _window(
+    problem: Problem,
+    work: np.ndarray,
+    live: np.ndarray,
+    rng: np.random.Generator,
+    first: bool,
+) -> np.ndarray:
+    """Busy machines for one neighbourhood: the least loaded first, then random
+    picks favouring light machines, as many as the variable budget allows."""
+    on = work >= 0
+    count = np.bincount(work[on], minlength=problem.m)
+    load = np.zeros(problem.capacity.shape, np.int64)
+    np.add.at(load, work[on], problem.requests[on])
+    frac = (load / np.maximum(problem.capacity, 1)).max(axis=1)
+    busy = np.flatnonzero((count > 0) & live)
+    if first:
+        order = busy[np.argsort(frac[busy], kind="stable")]
+    else:
+        weight = (1.0 - np.minimum(frac[busy], 1.0)) ** 2 + 1e-3
+        order = rng.choice(busy, size=len(busy), replace=False, p=weight / weight.sum())
+    chosen: list[int] = []
+    held = 0
+    for j in order.tolist():
+        if chosen and (held + count[j]) * (len(chosen) + 1) > NEIGHBOURHOOD_VARS:
+            break
+        chosen.append(j)
+        held += int(count[j])
+    return np.sort(np.asarray(chosen, np.int64))
+
+
+def _solve(
+    problem: Problem,
+    work: np.ndarray,
+    free: np.ndarray,
+    machines: np.ndarray,
+    budget: int,
+    time_limit: float,
+    seed: int,
+) -> np.ndarray | None:
+    """Re-pack ``free`` onto ``machines`` with at most ``budget`` moves away from
+    ``problem.current``: fewest machines used, then fewest moves (None without a
+    solution)."""
+    if budget < 0 or not len(free):
+        return None
+    model, mv = build_model(
+        problem,
+        objective="min-moves",
+        free=free,
+        machines=machines,
+        base=work,
+        hint=work,
+    )
+    moves: list[Any] = []
+    for g, members in enumerate(mv.groups):
+        stay = mv.x.get((g, mv.group_current[g]))
+        moves.append(len(members) - stay if stay is not None else len(members))
+    moved = cp_model.LinearExpr.sum(moves)
+    model.add(moved <= budget)
+    model.clear_objective()
+    model.minimize(
+        (len(free) + 1) * cp_model.LinearExpr.sum(list(mv.used.values())) + moved
+    )
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return extract(solver, mv, problem, work)
+
+
+def _key(assignment: np.ndarray, origin: np.ndarray) -> tuple[int, int]:
+    """(machines in use, containers moved from ``origin``): smaller is better."""
+    on = assignment >= 0
+    used = np.unique(assignment[on]).shape[0]
+    return used, int((on & (origin >= 0) & (assignment != origin)).sum())
+
+
+def _valid(problem: Problem, assignment: np.ndarray) -> bool:
+    """True when ``assignment`` keeps every hard rule (``solver.validate``)."""
+    pending = np.flatnonzero(assignment < 0)
+    placement = Placement(
+        assignment=assignment,
+        engine="rebalance",
+        status=Status.PARTIAL if len(pending) else Status.FEASIBLE,
+        reasons={int(i): {"pending": 1} for i in pending},
+    )
+    try:
+        validate(problem, placement)
+    except PlacementError:
+        return False
+    return True
+
+
+def _steps_to(w: _State, b: _Builder, target: np.ndarray, reason: str) -> None:
+    """Move the running containers to ``target`` in one make-before-break step.
+
+    A machine that cannot hold its incoming copies next to everything already on it
+    has its own outgoing containers stop before they start elsewhere (largest
+    first) until it can: after all of them stop, its load is its final load.
+    """
+    rows = np.flatnonzero((target != w.where) & (w.where >= 0))
+    if not len(rows):
+        return
+    fullest = _load(w, np.flatnonzero(w.where >= 0))
+    np.add.at(fullest, target[rows], w.requests[rows])
+    restart = np.zeros(len(w.ids), bool)
+    for j in np.flatnonzero((fullest > w.capacity).any(axis=1)):
+        out = rows[w.where[rows] == j]
+        size = (w.requests[out] / np.maximum(w.capacity[j], 1)).max(axis=1)
+        for i in out[np.argsort(-size, kind="stable")]:
+            if (fullest[j] <= w.capacity[j]).all():
+                break
+            fullest[j] -= w.requests[i]
+            restart[i] = True
+    actions: list[Any] = [
+        Stop(str(w.ids[i]), int(w.where[i]), reason) for i in rows if restart[i]
+    ]
+    actions += [
+        Start(str(w.ids[i]), int(target[i]), reason) for i in rows if restart[i]
+    ]
+    actions += [
+        Move(str(w.ids[i]), int(w.where[i]), int(target[i]), reason)
+        for i in rows
+        if not restart[i]
+    ]
+    b.step(actions)
+    w.where = target.copy()
 
 
 def _compact(

@@ -186,3 +186,28 @@ def problems(draw: st.DrawFn) -> Problem:
     if draw(st.booleans()):
         return draw(plain_problems())
     return draw(constrained_problems())
+
+
+@st.composite
+def gpu_problems(draw: st.DrawFn, *, max_n: int = 25, max_m: int = 6) -> Problem:
+    """GPU sharing: machines with 0-4 devices; containers ask whole GPUs or a share.
+
+    Each container asks nothing, 1-3 whole GPUs, or a share of 100-900 milli-GPU of
+    one device, beside one or two ordinary dimensions.
+    """
+    d = draw(st.integers(1, 2))
+    m = draw(st.integers(1, max_m))
+    n = draw(st.integers(0, max_n))
+    capacity = draw(arrays(np.int64, (m, d), elements=st.integers(5, 40)))
+    gpus = draw(st.lists(st.integers(0, 4), min_size=m, max_size=m))
+    state = draw(st.lists(st.sampled_from([0, 0, 0, 1, 2]), min_size=m, max_size=m))
+    machines = Machines(capacity, state=state, gpus=gpus)
+    requests = draw(arrays(np.int64, (n, d), elements=st.integers(0, 10)))
+    kinds = draw(st.lists(st.sampled_from([0, 1, 2, 2]), min_size=n, max_size=n))
+    whole = [draw(st.integers(1, 3)) if k == 1 else 0 for k in kinds]
+    share = [draw(st.sampled_from([100, 250, 500, 700, 900])) if k == 2 else 0
+             for k in kinds]
+    containers = Containers(
+        requests, machines.resources, num_gpu=whole, gpu_milli=share
+    )
+    return Problem(machines, containers)

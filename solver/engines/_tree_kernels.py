@@ -413,7 +413,7 @@ def _take(state, j, x, i):
 
 @njit(cache=True)
 def _memo_slot(x, i, memo):
-    """Slot of request row i of ``x`` in the answer memo (open addressing, no chains)."""
+    """Slot of request row i of ``x`` in the answer memo (one row per slot)."""
     h = np.uint64(0xCBF29CE484222325)
     for k in range(x.shape[1]):
         h = (h ^ np.uint64(x[i, k])) * np.uint64(0x100000001B3)
@@ -476,7 +476,7 @@ def _first_fit_1d(requests, order, residual, usable):
     """First fit in one dimension: a plain max segment tree, one leaf per machine."""
     m = residual.shape[0]
     P = 1
-    while P < m:
+    while m > P:
         P *= 2
     none = np.iinfo(np.int64).min  # unusable machines and padding never fit
     tree = np.full(2 * P, none, np.int64)

@@ -30,7 +30,7 @@ from . import register
 from ._cpsat_model import assign_devices, build_model, extract
 from .cpsat import best_hint, lower_bound, solve_model
 
-KINDS = ("complement", "random")
+KINDS = ("cover", "complement", "cover", "random")
 _SCALE = 1000  # a container asking a whole machine weighs 1000 per dimension
 _TABU = 3  # failed steps in a row before a machine rests as drain candidate
 _REST = 50  # steps a machine rests
@@ -204,6 +204,8 @@ class LnsEngine:
         used = np.flatnonzero(np.fromiter((bool(c) for c in state.members), bool))
         if used.size < 2:
             return used, -1
+        if kind == "cover":
+            return self._cover(problem, state, rng, used), -1
         cap = np.maximum(problem.capacity[used], 1)
         fill = (state.load[used] * _SCALE // cap).max(axis=1)
         awake = rest[used] <= it
@@ -236,6 +238,44 @@ class LnsEngine:
             chosen.append(m)
             total += size
         return np.asarray(sorted(chosen), np.int64), drain
+
+    def _cover(
+        self,
+        problem: Problem,
+        state: _State,
+        rng: np.random.Generator,
+        used: np.ndarray,
+    ) -> np.ndarray:
+        """Machines whose free room adds up to a whole machine in every dimension.
+
+        Only then can their containers fit on one machine fewer. Machines are added
+        one at a time, each the candidate (a random sample plus those with the most
+        room in the dimension still short) that raises the shortest dimension most.
+        """
+        cap = np.maximum(problem.capacity[used], 1)
+        room = np.maximum(problem.capacity[used] - state.load[used], 0) * _SCALE // cap
+        sizes = np.fromiter((len(state.members[m]) for m in used), np.int64, used.size)
+        first = int(rng.integers(used.size))
+        chosen = [first]
+        have = room[first].copy()
+        total = int(sizes[first])
+        sample = rng.choice(used.size, size=min(used.size, 256), replace=False)
+        target = int(_SCALE * 1.02)
+        while (have < target).any() and len(chosen) < used.size:
+            short = int(np.argmin(have))
+            best_room = np.argsort(-room[:, short], kind="stable")[:64]
+            cand = np.setdiff1d(np.concatenate([sample, best_room]), chosen)
+            cand = cand[total + sizes[cand] <= self.neighbourhood]
+            if not cand.size:
+                break
+            gain = np.minimum(have + room[cand], target).min(axis=1)
+            pick = int(cand[np.argmax(gain)])
+            chosen.append(pick)
+            have += room[pick]
+            total += int(sizes[pick])
+        if (have < _SCALE).any():
+            return np.empty(0, np.int64)
+        return np.asarray(sorted(used[chosen].tolist()), np.int64)
 
     def _budget(self, limit: float | None, start: float) -> float | None:
         """Wall-clock cap of one sub-solve (None when iterations make runs exact)."""
@@ -271,12 +311,6 @@ class LnsEngine:
             req, axis=0, return_inverse=True, return_counts=True
         )
         inverse = inverse.reshape(-1)
-        j_drain = int(np.searchsorted(machines, drain))
-        scale = np.maximum(problem.capacity[drain], 1)
-        weight = np.maximum(1, (kinds * _SCALE // scale).sum(axis=1))
-        now = np.bincount(inverse[state.assignment[free] == drain],
-                          minlength=kinds.shape[0])
-        current = int((weight * now).sum())
         model = cp_model.CpModel()
         x = {}
         for g in range(kinds.shape[0]):
@@ -289,16 +323,30 @@ class LnsEngine:
                     x[g, j] = model.new_int_var(0, ub, f"x[{g},{machines[j]}]")
             model.add(sum(x[g, j] for j in range(machines.size) if (g, j) in x)
                       == int(counts[g]))
+        on = [model.new_bool_var(f"used[{m}]") for m in machines.tolist()]
         for j in range(machines.size):
             for k in range(problem.d):
                 terms = [int(kinds[g, k]) * x[g, j] for g in range(kinds.shape[0])
                          if (g, j) in x and kinds[g, k] > 0]
                 if terms:
-                    model.add(sum(terms) <= int(room[j, k]))
-        on_drain = sum(int(weight[g]) * x[g, j_drain] for g in range(kinds.shape[0])
-                       if (g, j_drain) in x)
-        model.add(on_drain <= current - 1)
-        model.minimize(on_drain)
+                    model.add(sum(terms) <= int(room[j, k]) * on[j])
+        if drain < 0:
+            # one machine fewer; the first (symmetric) solution is kept
+            model.add(sum(on) <= machines.size - 1)
+        else:
+            j_drain = int(np.searchsorted(machines, drain))
+            scale = np.maximum(problem.capacity[drain], 1)
+            weight = np.maximum(1, (kinds * _SCALE // scale).sum(axis=1))
+            now = np.bincount(
+                inverse[state.assignment[free] == drain], minlength=kinds.shape[0]
+            )
+            on_drain = sum(
+                int(weight[g]) * x[g, j_drain]
+                for g in range(kinds.shape[0])
+                if (g, j_drain) in x
+            )
+            model.add(on_drain <= int((weight * now).sum()) - 1)
+            model.minimize(on_drain)
         here = np.searchsorted(machines, state.assignment[free])
         hinted = np.zeros((kinds.shape[0], machines.size), np.int64)
         np.add.at(hinted, (inverse, here), 1)

@@ -96,6 +96,28 @@ def test_place_json_one_object_per_engine(capsys, toy):
         assert r["status"] == "feasible"
 
 
+def test_place_passes_objective_and_workers_to_cpsat(capsys, toy):
+    """--objective/--workers reach cpsat: max-placed reports 0 left unplaced, proven."""
+    code, out, err = run(
+        capsys, "place", str(toy), "--engine", "cpsat", "--objective", "max-placed",
+        "--workers", "1", "--time-limit", "5", "--json",
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    (row,) = json_lines(out)
+    assert (row["placed"], row["objective"], row["valid"]) == (6, 0, True)
+    assert row["status"] == "optimal"
+
+
+def test_place_refuses_an_objective_the_engine_lacks(capsys, toy):
+    """lns only minimises machines: asking it for max-placed is a one-line exit 2."""
+    code, out, err = run(
+        capsys, "place", str(toy), "--engine", "lns", "--objective", "max-placed"
+    )
+    assert (code, out) == (2, "")
+    assert "max-placed" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_place_matches_the_library(capsys):
     """The command's numbers are those of solver.place and bounds.lower_bound."""
     problem = solver.datasets.read(DEMO / "vector-200.vbp")
