@@ -156,7 +156,11 @@ def vbp(args: argparse.Namespace) -> None:
                 continue
             row["instance"] = name.removesuffix(".vbp")
             rows.append(row)
-            print(f"<!-- {row['instance']} done -->", flush=True)
+            timing = ", ".join(
+                f"{e} {row[e]} {row[f'{e}_status']} {row[f'{e}_s']:.1f}s"
+                for e in engines
+            )
+            print(f"<!-- {row['instance']}: {timing} -->", flush=True)
     print(table(rows, engines))
     for name in engines:
         print("\n" + summary(rows, name))

@@ -14,6 +14,7 @@ import pytest
 import solver
 from solver import AntiAffinity, Containers, Machines, Problem, Service, Spread
 from solver.engines import get
+from solver.engines.greedy import PRESETS
 
 SCORING = ["bfd", "dot", "k8s-least", "k8s-most", "k8s-balanced"]
 
@@ -96,13 +97,14 @@ def perf_problem() -> Problem:
     return scheduler_perf()
 
 
-@pytest.mark.parametrize("name", ["ffd", "k8s-least", "k8s-balanced"])
+@pytest.mark.parametrize("name", sorted(PRESETS))
 @pytest.mark.parametrize("candidates", [None, 64], ids=["all", "k64"])
 def test_scheduler_perf_shape(
     benchmark, perf_problem: Problem, name: str, candidates: int | None
 ) -> None:
     """Anti-affinity per machine and zone spread on every container."""
-    options = {} if candidates is None or name == "ffd" else {"candidates": candidates}
+    first = PRESETS[name][1] == "first"
+    options = {} if candidates is None or first else {"candidates": candidates}
     get(name, **options).solve(scheduler_perf(50, 100))
     pl = benchmark.pedantic(
         get(name, **options).solve, args=(perf_problem,), rounds=3, iterations=1

@@ -33,9 +33,12 @@ OBJECTIVES = ("min-machines", "balance", "cost")
 #: Running containers above which min-machines stays with the greedy emptying pass.
 CPSAT_MAX_CONTAINERS = 20_000
 #: Containers x machines one CP-SAT neighbourhood may hold (its assignment variables).
-NEIGHBOURHOOD_VARS = 40_000
+NEIGHBOURHOOD_VARS = 6_000
 #: Share of the time limit the greedy pass may use when CP-SAT follows.
 GREEDY_SHARE = 0.4
+#: Greedy rules tried for emptying machines: pack into the fullest machines, then
+#: the cluster's own engine; the better result is kept.
+PACK_RULES: tuple[tuple[str, str | None] | None, ...] = (("best", "k8s-most"), None)
 #: Shortest CP-SAT solve worth starting, in seconds.
 MIN_SOLVE = 0.05
 
@@ -108,7 +111,16 @@ def _min_machines(
     now = time.perf_counter()
     share = GREEDY_SHARE if exact else 1.0
     origin = w.where.copy()
-    _compact(cluster, w, b, problem, cc, max_moves, now + share * (deadline - now))
+    greedy_end = now + share * (deadline - now)
+    best = None
+    for rule in PACK_RULES:
+        trial, steps = w.copy(), _Builder(b.operation)
+        _compact(cluster, trial, steps, problem, cc, max_moves, greedy_end, rule)
+        key = _key(trial.where, origin)
+        if best is None or key < best[0]:
+            best = (key, trial.where, steps.steps)
+    w.where = best[1]
+    b.steps.extend(best[2])
     if not exact or deadline - time.perf_counter() < MIN_SOLVE:
         return
     view = copy.copy(problem)
@@ -144,7 +156,8 @@ def _cpsat_compact(
     rng = np.random.default_rng(seed)
     total = deadline - time.perf_counter()
     rounds = 0
-    while (left := deadline - time.perf_counter()) >= MIN_SOLVE:
+    build = 0.0  # seconds the last model took to build
+    while deadline - time.perf_counter() >= MIN_SOLVE + build:
         if whole:
             machines = np.flatnonzero(live)
         else:
@@ -156,9 +169,17 @@ def _cpsat_compact(
         moved_out = int((on & (work != origin)).sum()) - int(
             (work[free] != origin[free]).sum()
         )
-        limit = left if whole else min(left, max(0.5, total / 8))
-        out = _solve(
-            problem, work, free, machines, max_moves - moved_out, limit, seed + rounds
+        until = deadline if whole else time.perf_counter() + max(1.0, total / 4)
+        budget = max_moves - moved_out
+        out, build = _solve(
+            problem,
+            work,
+            free,
+            machines,
+            budget,
+            min(until, deadline),
+            seed + rounds,
+            not whole,
         )
         if out is not None and _key(out, origin) < best:
             work, best = out, _key(out, origin)
@@ -206,14 +227,18 @@ def _solve(
     free: np.ndarray,
     machines: np.ndarray,
     budget: int,
-    time_limit: float,
+    until: float,
     seed: int,
-) -> np.ndarray | None:
+    quick: bool,
+) -> tuple[np.ndarray | None, float]:
     """Re-pack ``free`` onto ``machines`` with at most ``budget`` moves away from
-    ``problem.current``: fewest machines used, then fewest moves (None without a
-    solution)."""
+    ``problem.current``: fewest machines used, then fewest moves, solving until the
+    ``time.perf_counter`` instant ``until``. Returns the assignment (None without a
+    solution) and the seconds spent building the model. ``quick`` skips presolve
+    (for short neighbourhood solves)."""
     if budget < 0 or not len(free):
-        return None
+        return None, 0.0
+    began = time.perf_counter()
     model, mv = build_model(
         problem,
         objective="min-moves",
@@ -232,14 +257,22 @@ def _solve(
     model.minimize(
         (len(free) + 1) * cp_model.LinearExpr.sum(list(mv.used.values())) + moved
     )
+    built = time.perf_counter()
+    if until - built < MIN_SOLVE / 5:
+        return None, built - began
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.max_time_in_seconds = until - built
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
+    if quick:
+        # presolve and symmetry detection cost seconds on a window; the greedy
+        # hint is complete, so the search starts from it at once
+        solver.parameters.cp_model_presolve = False
+        solver.parameters.symmetry_level = 0
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    return extract(solver, mv, problem, work)
+        return None, built - began
+    return extract(solver, mv, problem, work), built - began
 
 
 def _key(assignment: np.ndarray, origin: np.ndarray) -> tuple[int, int]:
@@ -309,8 +342,11 @@ def _compact(
     cc: CompiledConstraints,
     max_moves: int,
     deadline: float,
+    rule: tuple[str, str | None] | None = None,
 ) -> None:
-    """Empty the least loaded machines into the other busy ones, one per step."""
+    """Empty the least loaded machines into the other busy ones, one per step;
+    ``rule`` is the greedy (rule, score) for the moved containers (default: the
+    cluster's engine)."""
     left = max_moves
     busy = np.zeros(w.m, bool)
     busy[w.where[w.where >= 0]] = True
@@ -323,7 +359,7 @@ def _compact(
             continue
         usable = busy.copy()
         usable[j] = False
-        targets = cluster._settle(w, problem, cc, rows, True, usable=usable)
+        targets = cluster._settle(w, problem, cc, rows, True, usable=usable, rule=rule)
         if (targets < 0).any():
             continue
         b.step(

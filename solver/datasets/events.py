@@ -237,6 +237,9 @@ class Trace:
             selector = [
                 {"gpu_model": v} if isinstance(v, str) and v else None for v in model
             ]
+        whole = share = None
+        if "num_gpu" in cols and self.fleet.gpus.any():
+            whole, share = gpu_asks(cols["num_gpu"], cols["gpu_milli"])
         containers = Containers(
             requests,
             self.resources,
@@ -244,6 +247,8 @@ class Trace:
             service=_strings(cols.get("service")),
             priority=cols.get("priority"),
             node_selector=selector,
+            num_gpu=whole,
+            gpu_milli=share,
             source=self.source,
         )
         meta: dict[str, Any] = {**self.metadata, "trace": self.source, "at": what}
@@ -270,6 +275,20 @@ class Trace:
             name=Path(self.source).name,
             metadata=meta,
         )
+
+
+def gpu_asks(
+    num_gpu: np.ndarray, gpu_milli: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trace GPU columns as the model's device asks: (whole devices, share of one).
+
+    Traces (openb) write a share as ``num_gpu == 1`` with ``gpu_milli < 1000`` and whole
+    GPUs as ``num_gpu`` devices of 1000 milli each; the model keeps the two apart.
+    """
+    num_gpu = np.asarray(num_gpu, dtype=np.int64)
+    gpu_milli = np.asarray(gpu_milli, dtype=np.int64)
+    is_share = (num_gpu == 1) & (gpu_milli < 1000)
+    return np.where(is_share, 0, num_gpu), np.where(is_share, gpu_milli, 0)
 
 
 def _take(column: pd.Series, rows: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ from .events import (
     UPDATE,
     EventBuffer,
     Trace,
+    gpu_asks,
 )
 from .problem_file import _SERVICE, Where, _Builder
 
@@ -261,22 +262,30 @@ def generate_problem(
     d = len(mod.resources)
     requests = np.concatenate([r for r, *_ in draws]) if draws else np.zeros((0, d))
     priority = np.concatenate([p for _, p, *_ in draws]) if draws else np.zeros(0)
+    gpu_requests = None
+    whole = share = None
+    if "gpu" in mod.resources.names:
+        gpu_requests = {
+            "num_gpu": _join([draw[2] for draw in draws]),
+            "gpu_milli": _join([draw[3] for draw in draws]),
+        }
+        if machines.gpus.any():
+            whole, share = gpu_asks(gpu_requests["num_gpu"], gpu_requests["gpu_milli"])
     containers = Containers(
         requests.astype(np.int64).reshape(-1, d),
         mod.resources,
         service=_repeat([s.name for s in mod.services], counts),
         priority=priority.astype(np.int64),
+        num_gpu=whole,
+        gpu_milli=share,
         source=mod.source,
         **_constraint_columns(mod.services, counts),
     )
     metadata: dict[str, Any] = {"format": "model", "model": mod.name, "seed": seed}
     if mod.description:
         metadata["description"] = mod.description
-    if "gpu" in mod.resources.names:
-        metadata["gpu_requests"] = {
-            "num_gpu": _join([draw[2] for draw in draws]),
-            "gpu_milli": _join([draw[3] for draw in draws]),
-        }
+    if gpu_requests is not None:
+        metadata["gpu_requests"] = gpu_requests
     return Problem(
         machines, containers, quotas=mod.quotas, name=mod.name, metadata=metadata
     )

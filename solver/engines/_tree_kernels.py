@@ -447,7 +447,7 @@ def first_fit_state(requests, order, state):
             for k in range(d):
                 above &= queue[t, k] >= queue[t - 1, k]
             if above:
-                lo = last
+                lo = last + 1
         slot = _memo_slot(queue, t, memo_row)
         same = True
         for k in range(d):

@@ -34,8 +34,12 @@ from ._cpsat_model import (
 )
 
 HINT_ENGINES = ("ffd", "bfd", "dot", "k8s-most")
-#: Share of the time left that the arc-flow model gets before the assignment model.
-ARCFLOW_SHARE = 0.7
+#: Share of the time left that the arc-flow model gets before the assignment model
+#: when its graph is larger than the assignment model.
+ARCFLOW_SHARE = 1 / 3
+#: Seconds the assignment model needs per variable to be built (Python), so that it
+#: is skipped when the time left would not even cover building it.
+_BUILD_SECONDS_PER_VAR = 2e-4
 FORMULATIONS = ("auto", "assignment", "arcflow")
 MOVE_WEIGHTS = ("count", "size")
 _LOG_LINE = re.compile(r"^#(\w+)\s+([\d.]+)s\s+best:(\S+)\s+next:\[([^,\]]*)")
@@ -190,8 +194,8 @@ def choose_formulation(
     """The formulation to start with and the share of the time left it gets.
 
     Arc-flow where it applies: its packing heuristics and LP bound settle most
-    instances within a fraction of a second. It gets most of the time when its graph
-    is smaller than the assignment model, a third otherwise (few large items per
+    instances within a fraction of a second. It gets all the time when its graph is
+    smaller than the assignment model, a third otherwise (few large items per
     machine, where the assignment model tends to be stronger); the assignment model
     then goes on from its packing and bound.
     """
@@ -207,9 +211,9 @@ def choose_formulation(
                 "(it needs identical machines and no placement rules)"
             )
         return "assignment", 0.0
-    if formulation == "arcflow":
+    if formulation == "arcflow" or size < assignment_size:
         return "arcflow", 1.0
-    return "arcflow", ARCFLOW_SHARE if size < assignment_size else 1 / 3
+    return "arcflow", ARCFLOW_SHARE
 
 
 def _solve_arcflow(
@@ -388,12 +392,28 @@ class CpsatEngine:
                         or solved.assignment is None
                     ):
                         return solved
+                    left = self._remaining(limit, start)
+                    if left is not None and left < 0.5 + _BUILD_SECONDS_PER_VAR * size:
+                        return solved
                     # the assignment model goes on from the arc-flow packing and bound
                     lb = max(lb, int(solved.bound or 0))
                     hint = cp_hint = solved.assignment
                     cap = int(np.unique(hint).shape[0])
                     complete = True
 
+        left = self._remaining(limit, start)
+        n_types = np.unique(problem.requests, axis=0).shape[0]
+        if (
+            hint is not None
+            and left is not None
+            and left < 0.2 + _BUILD_SECONDS_PER_VAR * n_types * min(problem.m, cap)
+        ):
+            # no time to build the model, let alone solve it: the best start stands
+            if objective == "max-placed":
+                return Solved(hint, Status.FEASIBLE, hint_weight, None)
+            return self._not_worse(
+                problem, Solved(None, Status.UNKNOWN, None, lb), hint, complete, lb
+            )
         model, mv = build_model(
             problem, objective=objective, hint=cp_hint, lower_bound=lb, machine_cap=cap
         )

@@ -30,7 +30,7 @@ from . import register
 from ._cpsat_model import assign_devices, build_model, extract
 from .cpsat import best_hint, lower_bound, solve_model
 
-KINDS = ("cover", "complement", "cover", "random")
+KINDS = ("complement", "cover", "complement", "random")
 _SCALE = 1000  # a container asking a whole machine weighs 1000 per dimension
 _TABU = 3  # failed steps in a row before a machine rests as drain candidate
 _REST = 50  # steps a machine rests
@@ -86,10 +86,11 @@ class LnsEngine:
     seed: int = 0
     progress: Callable[[str], None] | None = None
     iterations: int | None = None
-    neighbourhood: int = 40
+    neighbourhood: int = 100
     sub_time_limit: float = 0.01
     hints: tuple[str, ...] = ("ffd",)
     objective: str = "min-machines"
+    cover_room: float = 1.5
     name: str = "lns"
 
     def __post_init__(self) -> None:
@@ -260,7 +261,7 @@ class LnsEngine:
         have = room[first].copy()
         total = int(sizes[first])
         sample = rng.choice(used.size, size=min(used.size, 256), replace=False)
-        target = int(_SCALE * 1.02)
+        target = int(_SCALE * self.cover_room)
         while (have < target).any() and len(chosen) < used.size:
             short = int(np.argmin(have))
             best_room = np.argsort(-room[:, short], kind="stable")[:64]
@@ -356,9 +357,10 @@ class LnsEngine:
         params = solver.parameters
         params.num_workers = max(1, self.workers)
         params.random_seed = int(seed)
-        params.max_deterministic_time = self.sub_time_limit
+        params.max_deterministic_time = self.sub_time_limit * (5 if drain < 0 else 1)
         params.stop_after_first_solution = True
-        params.cp_model_presolve = False  # a few dozen variables: presolve costs more
+        # draining: a few dozen variables, presolve costs more than it saves
+        params.cp_model_presolve = drain < 0
         if wall is not None:
             params.max_time_in_seconds = max(0.01, wall)
         status = solver.solve(model)

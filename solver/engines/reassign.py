@@ -55,6 +55,8 @@ _COOLING = 1e-3
 _ANNEAL_SHARE = 0.8
 #: Relative gain of one descent chunk above which the descent goes on without repair.
 _STILL_DESCENDING = 1e-5
+#: Instances with at most this many process-machine pairs are repaired whole.
+_WHOLE = 1_000
 #: Largest sub-problem handed to CP-SAT, in free processes.
 _LNS_PROCESSES = 120
 
@@ -552,8 +554,11 @@ def _repair(
 
 def _lns_step(search: _Search, rng: np.random.Generator, **options: Any) -> int:
     """One LNS step from the current state; returns the cost change kept (<= 0)."""
-    kind = int(rng.integers(3))
-    free, machines = _neighbourhood(search, rng, kind)
+    n, m = search.problem.n, search.problem.m
+    if n * m <= _WHOLE:  # small enough to solve whole
+        free, machines = np.arange(n), np.arange(m)
+    else:
+        free, machines = _neighbourhood(search, rng, int(rng.integers(3)))
     if free.shape[0] == 0:
         return 0
     moves = _repair(search, free, machines, seed=int(rng.integers(2**31)), **options)
@@ -729,6 +734,8 @@ def optimise(
             if left <= 0.05:
                 break
             limit = 0.5 * 2 ** min(fails // 10, 4)
+            if view.n * view.m <= _WHOLE:
+                limit = left  # one exact solve of the whole instance
             gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
                 search, rng, seconds=left if counted else min(limit, left),
                 workers=workers, deterministic=limit if counted else None,

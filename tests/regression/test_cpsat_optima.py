@@ -17,6 +17,7 @@ FAST = [
     ("bpplib/falkenauer_t/Falkenauer_t60_00.txt", "auto"),
     ("vbp_vectorpack/new/class1/class1_20_3_0.vbp", "auto"),
     ("vbp_vectorpack/new/class4/class4_20_5_0.vbp", "auto"),
+    ("vbp_vectorpack/new/class4/class4_40_3_1.vbp", "auto"),
 ]
 SLOW = [
     ("bpplib/falkenauer_u/Falkenauer_u120_00.txt", "auto"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,3 +75,25 @@ def test_alibaba2018_machine_meta(shared_datasets):
     problem = trace.snapshot(10**7)
     assert (problem.n, problem.m, problem.d) == (0, len(ids), 2)
     _roundtrip(problem)
+
+
+def test_openb_gpu_asks_become_device_requests(shared_datasets):
+    """Shares (num_gpu 1, gpu_milli < 1000) and whole GPUs map onto the model's asks."""
+    import solver
+    from solver.datasets.events import gpu_asks
+
+    whole, share = gpu_asks(np.array([0, 1, 1, 4]), np.array([0, 460, 1000, 1000]))
+    assert whole.tolist() == [0, 0, 1, 4]
+    assert share.tolist() == [0, 460, 0, 0]
+    path = shared_datasets / "traces/alibaba_gpu_v2023/openb_pod_list_gpushare40.csv"
+    problem = solver.datasets.read(path)
+    raw = problem.metadata["gpu_requests"]
+    expected_whole, expected_share = gpu_asks(raw["num_gpu"], raw["gpu_milli"])
+    assert (problem.containers.num_gpu == expected_whole).all()
+    assert (problem.containers.gpu_milli == expected_share).all()
+    assert (problem.containers.gpu_milli > 0).any()
+    placement = solver.place(problem, "ffd")  # validated, devices included
+    placed = placement.assignment >= 0
+    used = (placement.devices[placed] >= 0).sum(axis=1)
+    asks = np.maximum(problem.containers.num_gpu, problem.containers.gpu_milli > 0)
+    assert (used == asks[placed]).all()

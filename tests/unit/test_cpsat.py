@@ -227,3 +227,52 @@ def test_min_moves_needs_a_current_assignment():
     """min-moves without a current assignment is refused with a clear message."""
     with pytest.raises(InvalidProblem, match="current"):
         solver.place(FFD_TRAP, engine="cpsat", objective="min-moves", **FAST)
+
+
+def test_gpu_shares_need_a_device_each_when_large():
+    """Three 600 milli-GPU shares: two fit a 2-device machine (one per device), the
+    third needs a second machine although the machine total (1800 <= 2000) fits."""
+    mach = Machines(np.full((3, 1), 100), gpus=[2, 2, 2])
+    cont = Containers(np.full((3, 1), 10), mach.resources, gpu_milli=[600] * 3)
+    pl = solver.place(Problem(mach, cont), engine="cpsat", **FAST)
+    assert pl.machines_used == 2
+    assert pl.status is Status.OPTIMAL
+    assert pl.devices.shape == (3, 1)
+    pairs = set(zip(pl.assignment.tolist(), pl.devices[:, 0].tolist(), strict=True))
+    assert len(pairs) == 3  # no device holds two of them
+
+
+def test_whole_gpus_take_distinct_devices():
+    """A container asking both GPUs of a machine leaves no room for a share there."""
+    mach = Machines(np.full((2, 1), 100), gpus=[2, 2])
+    cont = Containers(
+        np.full((3, 1), 10), mach.resources, num_gpu=[2, 0, 0], gpu_milli=[0, 500, 500]
+    )
+    pl = solver.place(Problem(mach, cont), engine="cpsat", **FAST)
+    assert pl.machines_used == 2
+    assert pl.assignment[1] == pl.assignment[2] != pl.assignment[0]
+    assert sorted(pl.devices[0].tolist()) == [0, 1]
+    assert set(pl.devices[1:, 0].tolist()) <= {0, 1}
+    assert pl.devices[1:, 1].tolist() == [-1, -1]  # a share takes one device
+
+
+def test_gpu_container_without_enough_devices_is_unplaced_with_a_reason():
+    """Asking two whole GPUs where machines have one leaves that container out."""
+    mach = Machines(np.full((2, 1), 100), gpus=[1, 1])
+    cont = Containers(np.full((2, 1), 10), mach.resources, num_gpu=[2, 1])
+    pl = solver.place(Problem(mach, cont), engine="cpsat", **FAST)
+    assert pl.assignment[0] == -1
+    assert pl.assignment[1] >= 0
+    assert 0 in pl.reasons
+
+
+def test_arcflow_then_assignment_proves_a_vector_packing_optimum():
+    """Two dimensions, identical machines: the arc-flow start and the assignment
+    model agree on the optimum, proven."""
+    rng = np.random.default_rng(4)
+    p = Problem.from_arrays(np.full((30, 2), 100), rng.integers(20, 70, size=(24, 2)))
+    auto = solver.place(p, engine="cpsat", **FAST)
+    plain = solver.place(p, engine="cpsat", formulation="assignment", **FAST)
+    assert auto.status is Status.OPTIMAL
+    assert plain.machines_used >= auto.machines_used
+    assert auto.bound == auto.machines_used

@@ -121,6 +121,33 @@ def test_first_fit_equals_plain(d, caps, data):
 
 
 @given(
+    d=st.integers(1, 5),
+    caps=st.lists(st.integers(0, 30), min_size=1, max_size=30),
+    data=st.data(),
+    ffd=st.booleans(),
+)
+def test_repeated_requests_equal_plain(d, caps, data, ffd):
+    """Few distinct request rows repeated many times (answers reused as lower bounds):
+    first_fit still equals plain first fit, in FFD order and in any order."""
+    m = len(caps)
+    capacity = np.array([[c + 3 * k for k in range(d)] for c in caps], dtype=np.int64)
+    usable = data.draw(arrays(np.bool_, m, elements=st.booleans()))
+    pool = data.draw(
+        arrays(np.int64, (data.draw(st.integers(1, 4)), d), elements=st.integers(0, 12))
+    )
+    pick = data.draw(st.lists(st.integers(0, len(pool) - 1), max_size=120))
+    requests = pool[np.array(pick, dtype=np.int64)].reshape(len(pick), d)
+    if ffd:
+        order = tk.ffd_order(requests)
+    else:
+        order = np.array(data.draw(st.permutations(range(len(pick)))), dtype=np.int64)
+    want, want_res = plain_first_fit(requests, order, capacity, usable)
+    residual = capacity.copy()
+    assert np.array_equal(tk.first_fit(requests, order, residual, usable), want)
+    assert np.array_equal(residual, want_res)
+
+
+@given(
     requests=arrays(
         np.int64,
         st.tuples(st.integers(0, 300), st.integers(1, 4)),
