@@ -1,12 +1,23 @@
-"""Fixtures for the first-fit speed tests: generated clusters, JIT warmed once."""
+"""Fixtures for the first-fit speed tests: generated and openb-shaped clusters."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from first_fit_table import openb
 
 from solver.datasets.synthetic import cluster_workload
 from solver.engines import _tree_kernels as tk
+
+OPENB = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "datasets"
+    / "traces"
+    / "alibaba_gpu_v2023"
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,5 +52,23 @@ def ff_cluster():
                 usable[rng.choice(len(capacity), extra, replace=False)] = False
             cache[key] = (requests, capacity, usable)
         return cache[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def ff_openb():
+    """Build (requests, capacity) from the openb pod and GPU node lists for n, cached.
+
+    Skips when the public trace is not beside the repository.
+    """
+    if not OPENB.is_dir():
+        pytest.skip("the public openb trace (../shared/datasets) is not present")
+    cache: dict[int, tuple] = {}
+
+    def build(n: int):
+        if n not in cache:
+            cache[n] = openb(OPENB, n)
+        return cache[n]
 
     return build

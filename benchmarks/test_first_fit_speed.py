@@ -2,9 +2,10 @@
 
 Run: ``NUMBA_NUM_THREADS=1 python -m pytest benchmarks/test_first_fit_speed.py`` (add
 ``-m slow`` for 1e6 containers). The timed call is the whole FFD: the order (stable by
-decreasing sum of requests) and the kernel. Every result is checked: all containers
-placed, no machine over capacity, none on an unusable machine, and on the small sizes
-the exact assignment of a plain first-fit scan.
+decreasing sum of requests) and the kernel, on generated clusters and on openb request
+shapes (pod lists tiled, GPU nodes replicated: a few shapes repeated many times). Every
+result is checked: all containers placed, no machine over capacity, none on an unusable
+machine, and on the small sizes the exact assignment of a plain first-fit scan.
 """
 
 from __future__ import annotations
@@ -68,6 +69,32 @@ def test_ffd_tree(benchmark, ff_warm, ff_cluster, n, d, types, down):
     )
     check(assign, requests, capacity, usable)
     if n <= 10**4:
+        want = plain_first_fit(
+            requests, tk.ffd_order(requests), capacity.copy(), usable
+        )
+        assert np.array_equal(assign, want)
+    if benchmark.stats is not None:
+        benchmark.extra_info["placements_per_s"] = n / benchmark.stats.stats.median
+
+
+@pytest.mark.needs_shared_data
+@pytest.mark.parametrize(
+    "n",
+    [
+        pytest.param(10**4, id="n1e+04-openb"),
+        pytest.param(10**5, id="n1e+05-openb"),
+        pytest.param(10**6, id="n1e+06-openb", marks=pytest.mark.slow),
+    ],
+)
+def test_ffd_openb(benchmark, ff_warm, ff_openb, n):
+    """Time FFD on openb request shapes (few shapes, repeated); exact up to 1e5."""
+    requests, capacity = ff_openb(n)
+    usable = np.ones(len(capacity), dtype=np.bool_)
+    assign = benchmark.pedantic(
+        ffd, args=(requests, capacity, usable), rounds=3, iterations=1
+    )
+    check(assign, requests, capacity, usable)
+    if n <= 10**5:
         want = plain_first_fit(
             requests, tk.ffd_order(requests), capacity.copy(), usable
         )

@@ -102,6 +102,34 @@ def _build_parser() -> _Parser:
     )
     place.set_defaults(command=_cmd_place)
 
+    rebalance = sub.add_parser(
+        "rebalance",
+        help="move containers from their current machines to lower a cost",
+    )
+    rebalance.add_argument(
+        "path", metavar="PATH", help="instance with a current assignment"
+    )
+    rebalance.add_argument(
+        "--objective",
+        default="cost",
+        choices=("cost", "min-machines", "balance"),
+        help="what to lower (default: cost, the ROADEF 2012 objective on its files)",
+    )
+    rebalance.add_argument(
+        "--max-moves", type=int, metavar="K", help="move at most K containers"
+    )
+    rebalance.add_argument(
+        "--time-limit", type=float, default=60.0, metavar="S", help="seconds (60)"
+    )
+    rebalance.add_argument("--seed", type=int, default=0, metavar="N")
+    rebalance.add_argument("--json", action="store_true", help="print one JSON object")
+    rebalance.add_argument(
+        "--out",
+        metavar="ASSIGNMENT.parquet",
+        help="write container, machine of the improved assignment as Parquet",
+    )
+    rebalance.set_defaults(command=_cmd_rebalance)
+
     datasets = sub.add_parser("datasets", help="instance files and formats")
     dsub = datasets.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=_Parser
@@ -187,6 +215,41 @@ def _cmd_datasets_read(args: argparse.Namespace) -> int:
         f"best known {best}"
     )
     return 0
+
+
+def _cmd_rebalance(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .engines.reassign import rebalance_file
+
+    if args.max_moves is not None and args.max_moves < 0:
+        return _fail("rebalance: --max-moves must be >= 0")
+    result = rebalance_file(
+        args.path,
+        objective=args.objective,
+        max_moves=args.max_moves,
+        time_limit=args.time_limit,
+        seed=args.seed,
+    )
+    assignment = result.pop("assignment")
+    if args.out:
+        pd.DataFrame(
+            {
+                "container": range(len(assignment)),
+                "machine": pd.array(assignment, dtype="int64"),
+            }
+        ).to_parquet(args.out, index=False)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{result['instance']}: {result['objective']} "
+            f"{result['cost_before']:,} -> {result['cost_after']:,} "
+            f"({result['moves']} moves, {result['machines_freed']} machines freed, "
+            f"{'feasible' if result['feasible'] else 'INFEASIBLE'}, "
+            f"{result['seconds']:.1f} s)"
+        )
+    return 0 if result["feasible"] else 1
 
 
 def _cmd_datasets_list(args: argparse.Namespace) -> int:

@@ -28,7 +28,11 @@ class Engine(Protocol):
 
 
 _FACTORIES: dict[str, Callable[..., Engine]] = {}
-_LAZY: dict[str, str] = {"cpsat": "solver.engines.cpsat", "lns": "solver.engines.lns"}
+_LAZY: dict[str, str] = {
+    "cpsat": "solver.engines.cpsat",
+    "lns": "solver.engines.lns",
+    "reassign": "solver.engines.reassign",
+}
 
 
 def register(name: str, factory: Callable[..., Engine]) -> None:
@@ -64,7 +68,7 @@ def place(
     check: bool = True,
     **options: object,
 ) -> Placement:
-    """Place ``problem`` with engine ``engine``; the result is validated unless ``check=False``."""
+    """Place ``problem`` with ``engine``; validated unless ``check=False``."""
     from ..placement import validate
 
     placement = get(engine, **options).solve(problem, time_limit=time_limit, seed=seed)

@@ -12,6 +12,12 @@ whose maximum is below the request's value in any lane holds no fitting machine 
 skipped. Features only prune: every answer is confirmed by the exact integer test, so
 the result is exactly the plain scan's.
 
+:func:`first_fit` adds two shortcuts, both exact: in one dimension it uses a plain max
+segment tree (one leaf per machine); otherwise it tunes the lanes to the requests and,
+since residuals only go down during a pass, starts the search for a request at the
+answer of an earlier identical (or componentwise smaller, immediately preceding)
+request, which makes traces that repeat a few request shapes cheap.
+
 Layout of ``state`` (a tuple of arrays; every kernel takes it whole)::
 
     state[0]   residual  int64[m, d]     the caller's array, tracked in place (no copy)
@@ -447,7 +453,7 @@ def first_fit_state(requests, order, state):
             for k in range(d):
                 above &= queue[t, k] >= queue[t - 1, k]
             if above:
-                lo = last + 1
+                lo = last
         slot = _memo_slot(queue, t, memo_row)
         same = True
         for k in range(d):

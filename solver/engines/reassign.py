@@ -697,8 +697,10 @@ def optimise(
             note()
 
     scale = _temperature(search, rng)
-    # plain descent until a chunk brings nothing
+    # plain descent until a chunk brings nothing (at least one chunk, even when the
+    # first call's compilation used up a short time limit)
     search.ctl[7] = 0
+    local(int(min(step, budget - done)))
     while share() < _ANNEAL_SHARE and elapsed() < time_limit:
         old = search.best_cost
         local(int(min(step, budget - done)))
@@ -734,7 +736,7 @@ def optimise(
             if left <= 0.05:
                 break
             limit = 0.5 * 2 ** min(fails // 10, 4)
-            if view.n * view.m <= _WHOLE:
+            if view.n * view.m <= _WHOLE and not counted:
                 limit = left  # one exact solve of the whole instance
             gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
                 search, rng, seconds=left if counted else min(limit, left),

@@ -264,3 +264,37 @@ def test_warnings_are_one_line(capsys, tmp_path):
     assert err.count("\n") == 1
     assert "zone=z" in err
     assert json_lines(out)[0]["unplaced"] == 1
+
+
+def test_rebalance_json_and_out(capsys, shared_datasets, tmp_path):
+    """rebalance --json has the contract's keys; --out holds a checked assignment."""
+    from solver.datasets import roadef
+
+    model = shared_datasets / "roadef2012_machine_reassignment/A/model_a1_1.txt"
+    out = tmp_path / "a1_1.parquet"
+    code, stdout, err = run(
+        capsys, "rebalance", str(model), "--time-limit", "3", "--max-moves", "5",
+        "--json", "--out", str(out),
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    row = json.loads(stdout)
+    assert list(row) == [
+        "instance", "objective", "cost_before", "cost_after", "moves",
+        "machines_freed", "feasible", "seconds",
+    ]  # fmt: skip
+    problem = roadef.read(model)
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["container", "machine"]
+    assignment = frame["machine"].to_numpy()
+    assert roadef.check(problem, assignment) == []
+    assert row["cost_after"] == roadef.cost(problem, assignment).total
+    assert row["cost_after"] <= row["cost_before"]
+    assert row["moves"] == int((assignment != problem.current).sum()) <= 5
+
+
+def test_rebalance_needs_a_current_assignment(capsys):
+    """A file without a current assignment is refused on one line with exit 2."""
+    code, out, err = run(capsys, "rebalance", BINS, "--time-limit", "1")
+    assert (code, out) == (2, "")
+    assert "current" in err
+    assert len(err.strip().splitlines()) == 1
