@@ -1,8 +1,8 @@
 """Hard placement constraints: what users declare, and their compiled flat-array form.
 
 Users attach :class:`AntiAffinity`, :class:`Spread` and :class:`Affinity` to containers
-(or to a :class:`~solver.model.Service`). :func:`compile_constraints` turns them, once per
-problem, into int32/int64 arrays that the Numba kernels and the validator read: an
+(or to a :class:`~solver.model.Service`). :func:`compile_constraints` turns them, once
+per problem, into int32/int64 arrays that the Numba kernels and the validator read: an
 eligibility class per container, machine-to-domain maps per topology key, and counter
 groups for anti-affinity, spread and affinity.
 """
@@ -23,7 +23,7 @@ UP, CORDONED, DOWN = 0, 1, 2  # machine states, as in solver.model
 
 @dataclass(frozen=True)
 class AntiAffinity:
-    """At most ``max_per_domain`` containers of the same service per ``topology_key`` domain.
+    """At most ``max_per_domain`` containers of one service per ``topology_key`` domain.
 
     ``topology_key="machine"`` means one domain per machine (Kubernetes' hostname key).
     """
@@ -36,8 +36,8 @@ class AntiAffinity:
 class Spread:
     """Kubernetes PodTopologySpread with ``whenUnsatisfiable: DoNotSchedule``.
 
-    Placing a container into a domain must keep ``count(domain) - min(counts) <= max_skew``
-    over the domains of the machines the container may use.
+    Placing a container into a domain must keep ``count(domain) - min(counts) <=
+    max_skew`` over the domains of the machines the container may use.
     """
 
     topology_key: str = "zone"
@@ -46,11 +46,11 @@ class Spread:
 
 @dataclass(frozen=True)
 class Affinity:
-    """Co-location with the containers of ``service`` in the same ``topology_key`` domain.
+    """Co-location with containers of ``service`` in the same ``topology_key`` domain.
 
-    ``required=True`` is a hard rule (the domain must already run one of them, unless the
-    target service is the container's own and none is placed yet); ``required=False`` only
-    raises the score of such domains.
+    ``required=True`` is a hard rule (the domain must already run one of them, unless
+    the target service is the container's own and none is placed yet);
+    ``required=False`` only raises the score of such domains.
     """
 
     service: str

@@ -1,8 +1,9 @@
 """The data model: Resources, Machines, Containers, Service and Problem.
 
-Amounts are int64 in a declared unit, stored struct-of-arrays so kernels read them without
-copying. Every constructor validates its input once and raises :class:`InvalidProblem`
-naming the source, the row and the field; nothing downstream re-checks.
+Amounts are int64 in a declared unit, stored struct-of-arrays so kernels read them
+without copying. Every constructor validates its input once and raises
+:class:`InvalidProblem` naming the source, the row and the field; nothing downstream
+re-checks.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _amounts(values: Any, resources: Resources | Sequence[str] | None, source: s
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         raise InvalidProblem(
-            f"{source}: amounts must be a 2-D table (rows x resources), got shape {arr.shape}"
+            f"{source}: amounts must be a 2-D table (rows x resources), got shape "
+            f"{arr.shape}"
         )
     res = _resources(resources, arr.shape[1], source)
     cols = [
@@ -116,7 +118,8 @@ def _amounts(values: Any, resources: Resources | Sequence[str] | None, source: s
     if len(negative):
         row, k = negative[0]
         raise InvalidProblem(
-            f"{source}: row {row}, field {res.names[k]!r}: negative amount {out[row, k]}"
+            f"{source}: row {row}, field {res.names[k]!r}: negative amount "
+            f"{out[row, k]}"
         )
     return out, res
 
@@ -142,7 +145,7 @@ def _ids(ids: Any, n: int, source: str, what: str) -> np.ndarray:
 def _column(
     values: Any, n: int, source: str, field_name: str, default: Any
 ) -> np.ndarray:
-    """A per-row object column; a scalar is broadcast, None means ``default`` everywhere."""
+    """A per-row object column; a scalar is broadcast, None means ``default``."""
     if values is None:
         values = default
     if isinstance(values, str | int | float) or values is None:
@@ -283,7 +286,7 @@ class Machines:
         return frozenset() if self.taints is None else self.taints[i]
 
     def label(self, key: str) -> np.ndarray:
-        """Column of label ``key`` (object array, None where absent); ``machine`` = ids."""
+        """Label ``key`` per machine (None where absent); ``machine`` gives indices."""
         if key == "machine":
             return np.arange(len(self), dtype=np.int64).astype(object)
         return self.labels.get(key, np.full(len(self), None, dtype=object))
@@ -305,7 +308,8 @@ def _states(state: Any, m: int, source: str) -> np.ndarray:
             out[i] = int(s)
         else:
             raise InvalidProblem(
-                f"{source}: row {i}, field 'state': {s!r} is not one of {', '.join(STATES)}"
+                f"{source}: row {i}, field 'state': {s!r} is not one of "
+                f"{', '.join(STATES)}"
             )
     return out
 
@@ -313,7 +317,7 @@ def _states(state: Any, m: int, source: str) -> np.ndarray:
 def _gpu_requests(
     num_gpu: Any, gpu_milli: Any, n: int, source: str
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """GPU device requests: whole devices (``num_gpu``) or a share of one (``gpu_milli``).
+    """GPU asks: whole devices (``num_gpu``) or a share of one device (``gpu_milli``).
 
     Both are None when no container asks for a device. A share is below 1000 milli-GPU
     and must fit on a single device; a container asks one kind or the other, not both.
@@ -342,7 +346,8 @@ def _gpu_requests(
     both = np.flatnonzero((whole > 0) & (share > 0))
     if len(both):
         raise InvalidProblem(
-            f"{source}: row {both[0]}, field 'gpu_milli': a container asks either whole "
+            f"{source}: row {both[0]}, field 'gpu_milli': a container asks either "
+            "whole "
             "GPUs (num_gpu) or a share of one GPU (gpu_milli), not both"
         )
     if not (whole.any() or share.any()):
@@ -351,11 +356,11 @@ def _gpu_requests(
 
 
 class Containers:
-    """Containers to place: ``requests[n, d]`` int64 plus service, namespace and constraints.
+    """Containers: ``requests[n, d]`` int64 plus service, namespace and constraints.
 
-    Constraint columns (``node_selector``, ``tolerations``, ``anti_affinity``, ``spread``,
-    ``affinity``) are ``None`` when no container has one, so a million plain containers cost
-    nothing beyond their request table.
+    Constraint columns (``node_selector``, ``tolerations``, ``anti_affinity``,
+    ``spread``, ``affinity``) are ``None`` when no container has one, so a million plain
+    containers cost nothing beyond their request table.
     """
 
     def __init__(
@@ -416,7 +421,8 @@ class Containers:
                 limit = c.max_per_domain if name == "anti_affinity" else c.max_skew
                 if limit < 1:
                     raise InvalidProblem(
-                        f"{self.source}: row {i}, field {name!r}: limit must be at least 1"
+                        f"{self.source}: row {i}, field {name!r}: limit must be at "
+                        "least 1"
                     )
 
     def __len__(self) -> int:
@@ -438,7 +444,7 @@ class Containers:
     def from_services(
         cls, services: Iterable[Service], resources: Resources | Sequence[str]
     ) -> Containers:
-        """Expand services into one container per replica, services in the given order."""
+        """One container per replica of each service, services in the given order."""
         res = (
             resources
             if isinstance(resources, Resources)
@@ -480,7 +486,7 @@ class Containers:
 
 @dataclass(frozen=True)
 class Service:
-    """A named group of identical replicas; expands to containers ``name-0 .. name-{r-1}``."""
+    """A named group of identical replicas: containers ``name-0 .. name-{r-1}``."""
 
     name: str
     replicas: int
@@ -503,7 +509,7 @@ class Service:
             raise InvalidProblem(f"service {self.name!r}: min_available must be >= 0")
 
     def request_vector(self, resources: Resources) -> np.ndarray:
-        """Requests as an int64 vector in ``resources`` order; unnamed resources are 0."""
+        """Requests as int64 in ``resources`` order; unnamed resources are 0."""
         source = f"service {self.name!r}"
         if isinstance(self.requests, Mapping):
             vec = np.zeros(len(resources), np.int64)
@@ -523,7 +529,7 @@ class Service:
 
 
 class Problem:
-    """Machines + containers (+ namespace quotas, a current assignment, pinned containers).
+    """Machines + containers (+ quotas, a current assignment, pinned containers).
 
     Build one from arrays (:meth:`from_arrays`), data frames (:meth:`from_frames`), a
     file (``solver.datasets.read``) or a model; every engine takes a Problem.
@@ -543,7 +549,8 @@ class Problem:
     ) -> None:
         if machines.resources.names != containers.resources.names:
             raise InvalidProblem(
-                f"{containers.source}: resources {containers.resources.names} differ from "
+                f"{containers.source}: resources {containers.resources.names} differ "
+                "from "
                 f"the machines' {machines.resources.names}"
             )
         self.machines = machines
@@ -601,7 +608,8 @@ class Problem:
         bad = np.flatnonzero((cur < -1) | (cur >= self.m))
         if len(bad):
             raise InvalidProblem(
-                f"current assignment: row {bad[0]}, field 'machine': {cur[bad[0]]} is not a "
+                f"current assignment: row {bad[0]}, field 'machine': {cur[bad[0]]} is "
+                "not a "
                 f"machine index (0..{self.m - 1}) or -1"
             )
         return cur
@@ -615,7 +623,8 @@ class Problem:
                 col = self.machines.labels.get(key)
                 if col is None or not (col == value).any():
                     warnings.warn(
-                        f"{self.containers.source}: row {i}: node_selector {key}={value} "
+                        f"{self.containers.source}: row {i}: node_selector "
+                        f"{key}={value} "
                         "matches no machine; the container cannot be placed",
                         UserWarning,
                         stacklevel=3,
@@ -682,7 +691,7 @@ class Problem:
         *,
         name: str = "",
     ) -> Problem:
-        """Plain 2-D tables: ``capacity`` (m, d) and ``requests`` (n, d) whole amounts."""
+        """Plain 2-D tables: ``capacity`` (m, d), ``requests`` (n, d), whole amounts."""
         cap = np.asarray(capacity)
         req = np.asarray(requests)
         if cap.ndim == 2 and req.ndim == 2 and cap.shape[1] != req.shape[1]:
@@ -730,6 +739,9 @@ class Problem:
                 if str(c).startswith(LABEL_PREFIX)
             }
 
+        def opt_array(df: pd.DataFrame, col: str) -> np.ndarray | None:
+            return df[col].to_numpy() if col in df.columns else None
+
         def opt(df: pd.DataFrame, col: str) -> Any:
             return (
                 None
@@ -764,10 +776,8 @@ class Problem:
             anti_affinity=opt(containers, "anti_affinity"),
             spread=opt(containers, "spread"),
             affinity=opt(containers, "affinity"),
-            num_gpu=containers["num_gpu"].to_numpy() if "num_gpu" in containers else None,
-            gpu_milli=(
-                containers["gpu_milli"].to_numpy() if "gpu_milli" in containers else None
-            ),
+            num_gpu=opt_array(containers, "num_gpu"),
+            gpu_milli=opt_array(containers, "gpu_milli"),
             source="containers frame",
         )
         current = containers["current"].to_numpy() if "current" in containers else None

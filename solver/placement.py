@@ -1,4 +1,4 @@
-"""Placement: the result every engine returns, and why some containers were not placed."""
+"""Placement: the result every engine returns, and why containers were not placed."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where each container runs: ``assignment[i]`` is a machine index, or -1 if unplaced.
+    """Where each container runs: ``assignment[i]`` is a machine, or -1 if unplaced.
 
-    ``reasons[i]`` (for each unplaced ``i``) counts, per dimension and per constraint, how
-    many machines that reason excluded, e.g. ``{"memory": 812, "node_selector zone=b": 188,
-    "down": 4}``.
+    ``reasons[i]`` (for each unplaced ``i``) counts, per dimension and per constraint,
+    how many machines that reason excluded, e.g. ``{"memory": 812, "node_selector
+    zone=b": 188, "down": 4}``.
     """
 
     assignment: np.ndarray
@@ -266,7 +266,8 @@ def _check_capacity(problem: Problem, a: np.ndarray, placement: Placement) -> li
     names = problem.resources.names
     return _listed(
         [
-            f"capacity: {_machine(problem, j)}, {names[k]}: load {load[j, k]} > capacity "
+            f"capacity: {_machine(problem, j)}, {names[k]}: load {load[j, k]} > "
+            "capacity "
             f"{cap[j, k]} (overflow {load[j, k] - cap[j, k]})"
             for j, k in over[:_EXAMPLES].tolist()
         ],

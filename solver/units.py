@@ -1,7 +1,8 @@
 """Resource units and the policies that turn float amounts into int64 once, at the edge.
 
-Everything downstream of a reader compares int64 amounts only. A float column is scaled by
-a named policy, and the policy is recorded on the Problem so results can be read back.
+Everything downstream of a reader compares int64 amounts only. A float column is scaled
+by a named policy, and the policy is recorded on the Problem so results can be read
+back.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def to_int64(
     scaling: str = "exact",
     resolution: int = 1,
 ) -> np.ndarray:
-    """Convert amounts to int64, refusing NaN, infinities and (under ``exact``) fractions.
+    """Amounts as int64, refusing NaN, infinities and (under ``exact``) fractions.
 
     ``scaling="resolution"`` multiplies normalised floats (e.g. Google's 0..1 CPU) by
     ``resolution`` and rounds to the nearest integer: the one place floats are rounded.
@@ -56,7 +57,8 @@ def to_int64(
     except (TypeError, ValueError):
         bad = _first_non_numeric(arr)
         raise InvalidProblem(
-            f"{source}: row {bad}, field {field!r}: {str(np.ravel(arr)[bad])!r} is not a number"
+            f"{source}: row {bad}, field {field!r}: {str(np.ravel(arr)[bad])!r} is "
+            "not a number"
         ) from None
     if not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
@@ -70,7 +72,8 @@ def to_int64(
         if frac.any():
             bad = int(np.flatnonzero(frac.ravel())[0])
             raise InvalidProblem(
-                f"{source}: row {_row(arr, bad)}, field {field!r}: {arr.ravel()[bad]} is "
+                f"{source}: row {_row(arr, bad)}, field {field!r}: {arr.ravel()[bad]} "
+                "is "
                 "not a whole number (declare a unit or a scaling resolution)"
             )
     if np.abs(scaled).max(initial=0) >= 2**62:

@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles and the public benchmark data folder."""
+"""Shared test configuration: hypothesis profiles and the public benchmark data."""
 
 from __future__ import annotations
 

@@ -250,12 +250,12 @@ def one_integer(tokens: list[str], path: Path, line: int, field: str) -> int:
     return integer(tokens[0], path, line, field)
 
 
-from . import bpplib as bpplib  # noqa: E402  (each module registers its formats)
-from . import problem_file as problem_file  # noqa: E402
-from . import vbp as vbp  # noqa: E402
-from . import roadef as roadef  # noqa: E402
-from . import generators as generators  # noqa: E402
 from . import alibaba2018, azure, google, openb  # noqa: E402
+from . import bpplib as bpplib  # noqa: E402  (each module registers its formats)
+from . import generators as generators  # noqa: E402
+from . import problem_file as problem_file  # noqa: E402
+from . import roadef as roadef  # noqa: E402
+from . import vbp as vbp  # noqa: E402
 
 for _name, _reader, _sniff in (
     ("openb", openb.read_openb, openb.sniff),
