@@ -197,7 +197,8 @@ class LnsEngine:
     ) -> tuple[np.ndarray, int]:
         """A machine to drain and machines whose free room complements its load.
 
-        The drain is one of the five least loaded machines not resting; the others are
+        The drain is the least loaded machine not resting (summed over dimensions, so
+        it stays the drain while it empties); the others are
         drawn among the machines with the most room in the dimensions the drain uses
         (``complement``) or uniformly (``random``), until about ``neighbourhood``
         containers are freed.
@@ -208,12 +209,12 @@ class LnsEngine:
         if kind == "cover":
             return self._cover(problem, state, rng, used), -1
         cap = np.maximum(problem.capacity[used], 1)
-        fill = (state.load[used] * _SCALE // cap).max(axis=1)
+        fill = (state.load[used] * _SCALE // cap).sum(axis=1)
         awake = rest[used] <= it
         candidates = used[awake] if awake.any() else used
         cfill = fill[awake] if awake.any() else fill
-        few = candidates[np.argsort(cfill, kind="stable")[:5]]
-        drain = int(few[rng.integers(few.size)])
+        # the emptiest machine stays the drain while steps keep emptying it
+        drain = int(candidates[np.argmin(cfill)])
         drain_load = state.load[drain]
         room = np.maximum(problem.capacity[used] - state.load[used], 0)
         useful = (np.minimum(room, drain_load) * _SCALE // cap).sum(axis=1)
@@ -313,24 +314,36 @@ class LnsEngine:
         )
         inverse = inverse.reshape(-1)
         model = cp_model.CpModel()
+        # ub[g, j]: copies of kind g that fit machine j on their own
+        big = np.iinfo(np.int64).max
+        per = np.where(
+            kinds[:, None, :] > 0,
+            room[None, :, :] // np.maximum(kinds[:, None, :], 1),
+            big,
+        ).min(axis=2)
+        ub = np.minimum(per, counts[:, None])
         x = {}
-        for g in range(kinds.shape[0]):
-            pos = kinds[g] > 0
-            for j in range(machines.size):
-                ub = int(counts[g])
-                if pos.any():
-                    ub = min(ub, int((room[j, pos] // kinds[g, pos]).min()))
-                if ub > 0:
-                    x[g, j] = model.new_int_var(0, ub, f"x[{g},{machines[j]}]")
-            model.add(sum(x[g, j] for j in range(machines.size) if (g, j) in x)
-                      == int(counts[g]))
+        by_machine: list[list[int]] = [[] for _ in range(machines.size)]
+        for g, j in zip(*np.nonzero(ub > 0), strict=True):
+            g, j = int(g), int(j)
+            x[g, j] = model.new_int_var(0, int(ub[g, j]), f"x[{g},{machines[j]}]")
+            by_machine[j].append(g)
+        rows: list[list[cp_model.IntVar]] = [[] for _ in range(kinds.shape[0])]
+        for (g, _), var in x.items():
+            rows[g].append(var)
+        for g, row in enumerate(rows):
+            model.add(cp_model.LinearExpr.sum(row) == int(counts[g]))
         on = [model.new_bool_var(f"used[{m}]") for m in machines.tolist()]
-        for j in range(machines.size):
+        for j, gs in enumerate(by_machine):
+            if not gs:
+                continue
+            xs = [x[g, j] for g in gs]
             for k in range(problem.d):
-                terms = [int(kinds[g, k]) * x[g, j] for g in range(kinds.shape[0])
-                         if (g, j) in x and kinds[g, k] > 0]
-                if terms:
-                    model.add(sum(terms) <= int(room[j, k]) * on[j])
+                coef = kinds[gs, k].tolist()
+                model.add(
+                    cp_model.LinearExpr.weighted_sum(xs, coef)
+                    <= int(room[j, k]) * on[j]
+                )
         if drain < 0:
             # one machine fewer; the first (symmetric) solution is kept
             model.add(sum(on) <= machines.size - 1)
