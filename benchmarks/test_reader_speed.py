@@ -43,7 +43,8 @@ def _measure(benchmark, reader, path, rows: int):
 
     trace = benchmark.pedantic(run, rounds=3)
     benchmark.extra_info["rows"] = rows
-    benchmark.extra_info["rows_per_s"] = rows / benchmark.stats.stats.mean
+    if benchmark.stats is not None:  # None under --benchmark-disable (smoke runs)
+        benchmark.extra_info["rows_per_s"] = rows / benchmark.stats.stats.mean
     benchmark.extra_info["rows_per_cpu_s"] = rows / float(np.mean(cpu))
     return trace
 
