@@ -4,9 +4,13 @@
 places the most priority-weighted containers when not everything fits (then uses the
 fewest machines), ``min-moves`` repairs a current assignment with the fewest moves. The
 model (``_cpsat_model``) aggregates identical containers into integer counts, breaks
-symmetry between identical machines, starts from the best greedy placement and is cut by
-the lower bound; one-dimensional instances can go to the arc-flow formulation instead.
-The engine never returns anything worse than its greedy start.
+symmetry between identical machines (and fixes a clique of pairwise conflicting
+containers on distinct machines), starts from the best greedy placement and is cut by
+the lower bound; it encodes GPU devices (shares and whole devices per device) and
+fills ``Placement.devices``. Bin and vector packing on identical machines go to the
+arc-flow formulation first, then the assignment model continues from its packing and
+bound. Every phase runs within the time limit. The engine never returns anything worse
+than its greedy start.
 """
 
 from __future__ import annotations
@@ -201,8 +205,9 @@ def choose_formulation(
     """
     if formulation == "assignment":
         return "assignment", 0.0
-    # the graph before compression is at most a few times its compressed size
-    budget = None if formulation == "arcflow" else max(100_000, 50 * assignment_size)
+    # a graph several times the assignment model is not worth building; the cap also
+    # bounds the time the estimate (construction and compression) takes
+    budget = None if formulation == "arcflow" else max(100_000, 5 * assignment_size)
     size = _arcflow_size(problem, budget)
     if size is None:
         if formulation == "arcflow":
