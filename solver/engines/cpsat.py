@@ -306,17 +306,17 @@ class CpsatEngine:
         else:
             solved = self._pack(problem, self.objective, limit, seed, start)
         assignment = solved.assignment
+        devices = solved.devices
         if assignment is None:
             assignment = np.full(problem.n, -1, np.int64)
             reasons = {i: {"time limit": problem.m} for i in range(problem.n)}
         else:
-            reasons = why_not(problem, assignment)
+            if devices is None and problem.containers.asks_gpus:
+                devices = assign_devices(problem, assignment)
+            reasons = why_not(problem, assignment, devices=devices)
         status = solved.status
         if status is Status.FEASIBLE and reasons:
             status = Status.PARTIAL
-        devices = solved.devices
-        if devices is None and problem.containers.asks_gpus:
-            devices = assign_devices(problem, assignment)
         return Placement(
             devices=devices,
             assignment=assignment,

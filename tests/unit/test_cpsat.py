@@ -263,7 +263,7 @@ def test_gpu_container_without_enough_devices_is_unplaced_with_a_reason():
     pl = solver.place(Problem(mach, cont), engine="cpsat", **FAST)
     assert pl.assignment[0] == -1
     assert pl.assignment[1] >= 0
-    assert 0 in pl.reasons
+    assert pl.reasons[0] == {"gpu devices": 2}
 
 
 def test_arcflow_then_assignment_proves_a_vector_packing_optimum():
