@@ -29,6 +29,7 @@ from .explain import why_not
 from .model import (
     CORDONED,
     DOWN,
+    SCHEDULING_FIELDS,
     STATES,
     UP,
     Containers,
@@ -38,7 +39,7 @@ from .model import (
     Service,
 )
 from .placement import Placement, Status
-from .plan import Move, NewContainer, Plan, Rollout, Start, Stop
+from .plan import Move, NewContainer, Plan, Rollout, Start, Stop, fleet
 
 _TOKENS = count()
 
@@ -249,15 +250,7 @@ class Cluster:
         head = np.empty(code.max(initial=-1) + 1, np.int64)
         head[code[first]] = first
         specs = {str(names[i]): _spec_of(c, int(i), str(names[i])) for i in first}
-        for field_name in (
-            "namespace",
-            "priority",
-            "node_selector",
-            "tolerations",
-            "anti_affinity",
-            "spread",
-            "affinity",
-        ):
+        for field_name in SCHEDULING_FIELDS:
             col = getattr(c, field_name)
             if col is None:
                 continue
@@ -1166,16 +1159,7 @@ def _problem(w: _State, *, named: bool, current: bool) -> Problem:
         return arr[code]
 
     tolerations = [frozenset(s.tolerations) for s in specs]
-    state = w.state.copy()
-    state[w.retired] = DOWN
-    mach = Machines(
-        w.capacity,
-        w.resources,
-        labels=w.labels,
-        taints=w.taints,
-        state=state,
-        source="cluster",
-    )
+    mach = fleet(w, "cluster")
     cont = Containers(
         w.requests,
         w.resources,

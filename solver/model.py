@@ -23,18 +23,26 @@ from .units import to_int64, unit_of
 UP, CORDONED, DOWN = 0, 1, 2
 STATES = ("up", "cordoned", "down")
 _RESERVED_MACHINE_COLUMNS = {"machine", "state", "taints", "gpus"}
-_RESERVED_CONTAINER_COLUMNS = {
-    "container",
-    "num_gpu",
-    "gpu_milli",
-    "service",
+#: Fields a Service hands to each of its replicas, in Service order.
+REPLICA_FIELDS = (
+    "requests",
     "namespace",
     "priority",
+    "labels",
     "node_selector",
     "tolerations",
     "anti_affinity",
     "spread",
     "affinity",
+)
+#: Scheduling fields of a container; every replica of a service shares them.
+SCHEDULING_FIELDS = tuple(f for f in REPLICA_FIELDS if f not in ("requests", "labels"))
+_RESERVED_CONTAINER_COLUMNS = {
+    "container",
+    "num_gpu",
+    "gpu_milli",
+    "service",
+    *SCHEDULING_FIELDS,
     "current",
     "pinned",
 }
@@ -450,22 +458,7 @@ class Containers:
             if isinstance(resources, Resources)
             else Resources(tuple(resources))
         )
-        rows: dict[str, list] = {
-            k: []
-            for k in (
-                "requests",
-                "ids",
-                "service",
-                "namespace",
-                "priority",
-                "labels",
-                "node_selector",
-                "tolerations",
-                "anti_affinity",
-                "spread",
-                "affinity",
-            )
-        }
+        rows: dict[str, list] = {k: [] for k in ("ids", "service", *REPLICA_FIELDS)}
         for svc in services:
             vec = svc.request_vector(res)
             for r in range(svc.replicas):

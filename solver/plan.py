@@ -23,7 +23,7 @@ from .errors import PlacementError
 from .model import CORDONED, DOWN, STATES, Containers, Machines, Problem, Service
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from .cluster import Cluster, _State
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,20 @@ class Plan:
 
 def _reasons_text(reasons: Mapping[str, int]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "no machines"
+
+
+def fleet(snapshot: _State | _Replay, source: str) -> Machines:
+    """The machines of a cluster state; retired ones count as down so indices stay."""
+    state = snapshot.state.copy()
+    state[snapshot.retired] = DOWN
+    return Machines(
+        snapshot.capacity,
+        snapshot.resources,
+        labels=snapshot.labels,
+        taints=snapshot.taints,
+        state=state,
+        source=source,
+    )
 
 
 class _Replay:
@@ -397,23 +411,14 @@ class _Replay:
             affinity=[sp.affinity for sp in specs],
             source="plan replay",
         )
-        state = self.state.copy()
-        state[self.retired] = DOWN
-        mach = Machines(
-            self.capacity,
-            self.resources,
-            labels=self.labels,
-            taints=self.taints,
-            state=state,
-            source="plan replay",
-        )
+        mach = fleet(self, "plan replay")
         a = np.array([self.where[c] for c in ids], np.int64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             problem = Problem(
                 mach,
                 cont,
-                current=np.where(state[a] == CORDONED, a, -1) if len(a) else None,
+                current=np.where(mach.state[a] == CORDONED, a, -1) if len(a) else None,
             )
         return problem, a
 

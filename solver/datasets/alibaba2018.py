@@ -37,10 +37,13 @@ from .events import (
     ARRIVE,
     DEPART,
     DICT,
+    F64,
+    I64,
     MACHINE_ADD,
     MACHINE_FAIL,
     MACHINE_REPAIR,
     SCALE,
+    STR,
     UPDATE,
     EventBuffer,
     Trace,
@@ -51,7 +54,6 @@ from .events import (
     scaled,
 )
 
-I64, F64, STR = pa.int64(), pa.float64(), pa.string()
 SCHEMAS: dict[str, dict[str, pa.DataType]] = {
     "machine_meta": {
         "machine_id": DICT,

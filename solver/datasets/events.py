@@ -560,6 +560,8 @@ def read_header(path: Path) -> list[str]:
 #: Arrow type for a low-cardinality string column: read dictionary-encoded and handed
 #: out as a pandas Categorical.
 DICT = pa.dictionary(pa.int32(), pa.string())
+#: Arrow types of whole-number, real and plain string trace columns.
+I64, F64, STR = pa.int64(), pa.float64(), pa.string()
 
 
 def csv_batches(

@@ -17,7 +17,6 @@ the file, the line and the field. The schema, with examples, is in ``models/READ
 from __future__ import annotations
 
 import re
-import tomllib
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ import numpy as np
 
 from ..errors import InvalidProblem
 from ..model import STATES, Containers, Machines, Problem, Resources
-from . import read_text, register_format
+from . import register_format
 from .events import (
     ARRIVE,
     DEPART,
@@ -40,7 +39,7 @@ from .events import (
     Trace,
     gpu_asks,
 )
-from .problem_file import _SERVICE, Where, _Builder
+from .problem_file import SERVICE_KEYS, Builder, Where, parse_toml
 
 KINDS = ("model", "scenario")
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -74,7 +73,7 @@ _MACHINE = (
     "gpus",
     "patterns",
 )
-_SERVICE_MODEL = (*_SERVICE, "gpu", "churn")
+_SERVICE_MODEL = (*SERVICE_KEYS, "gpu", "churn")
 _DRAWN = ("replicas", "requests", "priority", "gpu", "churn")
 _CHURN = ("rate", "lifetime", "start", "stop")
 _PATTERN = ("cycle", "every", "prefix", "choice", "weights", "over")
@@ -214,18 +213,11 @@ def load_model(model: str | Path | Mapping[str, Any]) -> Model:
     """
     if isinstance(model, Mapping):
         data: Any = model
-        builder = _Builder(Path(str(model.get("name", "model"))), "", "toml")
+        builder = Builder(Path(str(model.get("name", "model"))), "", "toml")
     else:
         path = Path(model)
-        text = read_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-            where = f"line {found[1]}, column {found[2]}" if found else "line 1"
-            reason = re.sub(r"\s*\(at line.*\)$", "", str(exc)) or "syntax error"
-            raise InvalidProblem(f"{path}: {where}: invalid TOML: {reason}") from None
-        builder = _Builder(path, text, "toml")
+        data, text = parse_toml(path)
+        builder = Builder(path, text, "toml")
     return _Loader(builder).model(data)
 
 
@@ -330,7 +322,7 @@ def sniff_model(path: Path, head: str) -> bool:
 class _Loader:
     """Turns a parsed model tree into a :class:`Model`, naming the line of any error."""
 
-    def __init__(self, builder: _Builder) -> None:
+    def __init__(self, builder: Builder) -> None:
         self.b = builder
 
     def model(self, data: Any) -> Model:

@@ -50,9 +50,12 @@ from .events import (
     ARRIVE,
     DEPART,
     DICT,
+    F64,
+    I64,
     MACHINE_ADD,
     MACHINE_FAIL,
     MACHINE_REPAIR,
+    STR,
     UPDATE,
     EventBuffer,
     Trace,
@@ -62,7 +65,6 @@ from .events import (
     scaled,
 )
 
-I64, F64, STR = pa.int64(), pa.float64(), pa.string()
 MACHINE_EVENTS_2011 = {
     "timestamp": I64,
     "machine_id": I64,

@@ -22,9 +22,9 @@ import numpy as np
 
 from ..constraints import Affinity, AntiAffinity, Spread
 from ..errors import InvalidProblem
-from ..model import STATES, Containers, Machines, Problem, Resources
+from ..model import REPLICA_FIELDS, STATES, Containers, Machines, Problem, Resources
 from ..units import unit_of
-from . import register_format
+from . import read_text, register_format
 
 Where = tuple[str | int, ...]
 
@@ -39,19 +39,8 @@ _TOP = (
     "namespaces",
 )
 _MACHINE = ("name", "count", "capacity", "labels", "taints", "state")
-_COMMON = (
-    "requests",
-    "namespace",
-    "priority",
-    "labels",
-    "node_selector",
-    "tolerations",
-    "anti_affinity",
-    "spread",
-    "affinity",
-)
-_SERVICE = ("name", "replicas", *_COMMON)
-_CONTAINER = ("id", "service", *_COMMON, "machine", "pinned")
+SERVICE_KEYS = ("name", "replicas", *REPLICA_FIELDS)
+_CONTAINER = ("id", "service", *REPLICA_FIELDS, "machine", "pinned")
 _ANTI_AFFINITY = ("topology_key", "max_per_domain")
 _SPREAD = ("topology_key", "max_skew")
 _AFFINITY = ("service", "topology_key", "required")
@@ -60,7 +49,7 @@ _AFFINITY = ("service", "topology_key", "required")
 def read(path: str | Path) -> Problem:
     """Read a problem file: JSON if named ``.json`` or opening with ``{``, else TOML."""
     path = Path(path)
-    text = _text(path)
+    text = read_text(path)
     if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         return read_json(path)
     return read_toml(path)
@@ -69,7 +58,13 @@ def read(path: str | Path) -> Problem:
 def read_toml(path: str | Path) -> Problem:
     """Read a problem file written in TOML."""
     path = Path(path)
-    text = _text(path)
+    data, text = parse_toml(path)
+    return Builder(path, text, "toml").problem(data)
+
+
+def parse_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed TOML file and its text; a syntax error names the line and column."""
+    text = read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -77,31 +72,23 @@ def read_toml(path: str | Path) -> Problem:
         where = f"line {found[1]}, column {found[2]}" if found else "line 1"
         reason = re.sub(r"\s*\(at line.*\)$", "", str(exc)) or "syntax error"
         raise InvalidProblem(f"{path}: {where}: invalid TOML: {reason}") from None
-    return _Builder(path, text, "toml").problem(data)
+    return data, text
 
 
 def read_json(path: str | Path) -> Problem:
     """Read a problem file written in JSON."""
     path = Path(path)
-    text = _text(path)
+    text = read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidProblem(
             f"{path}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
         ) from None
-    return _Builder(path, text, "json").problem(data)
+    return Builder(path, text, "json").problem(data)
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise InvalidProblem(f"{path}: line {line}: not UTF-8 text") from None
-
-
-class _Builder:
+class Builder:
     """Checks the parsed tree field by field and turns it into a Problem."""
 
     def __init__(self, path: Path, text: str, fmt: str) -> None:
@@ -298,7 +285,7 @@ class _Builder:
         seen: set[str] = set()
         for i, raw in enumerate(self.entries(data, "services")):
             where: Where = ("services", i)
-            entry = self.table(raw, where, _SERVICE)
+            entry = self.table(raw, where, SERVICE_KEYS)
             name = self.string(self.require(entry, "name", where), (*where, "name"))
             if name in seen:
                 self.fail((*where, "name"), f"duplicate service name {name!r}")
@@ -441,7 +428,7 @@ def _containers(rows: list[dict], resources: Resources, source: str) -> Containe
 
 
 def _unique(
-    builder: _Builder,
+    builder: Builder,
     ids: list[str],
     section: str,
     what: str,

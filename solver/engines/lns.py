@@ -59,6 +59,13 @@ class _State:
     def used(self) -> int:
         return int(sum(1 for c in self.members if c))
 
+    def free(self, machines: np.ndarray, movable: np.ndarray) -> np.ndarray:
+        """Movable containers on ``machines``, sorted: what a sub-solve may place."""
+        free = np.asarray(
+            sorted(i for m in machines.tolist() for i in self.members[m]), np.int64
+        )
+        return free[movable[free]]
+
     def move(self, problem: Problem, containers: np.ndarray, new: np.ndarray) -> None:
         """Apply ``new[containers]`` and update loads and member lists."""
         touched = set(self.assignment[containers].tolist()) | set(
@@ -299,10 +306,7 @@ class LnsEngine:
         movable: np.ndarray,
     ) -> bool:
         """Vector packing sub-model: less load on ``drain``, first such solution."""
-        free = np.asarray(
-            sorted(i for m in machines.tolist() for i in state.members[m]), np.int64
-        )
-        free = free[movable[free]]
+        free = state.free(machines, movable)
         wall = self._budget(limit, start)
         if wall is not None and wall <= 0:
             return False
@@ -402,10 +406,7 @@ class LnsEngine:
         movable: np.ndarray,
     ) -> bool:
         """Assignment model of the neighbourhood (placement rules); keep if better."""
-        free = np.asarray(
-            sorted(i for m in machines.tolist() for i in state.members[m]), np.int64
-        )
-        free = free[movable[free]]
+        free = state.free(machines, movable)
         model, mv = build_model(
             problem,
             free=free,
