@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import roadef_model_text, write_roadef
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,31 +25,9 @@ from solver.datasets import roadef
 from solver.engines import reassign
 
 
-def _model_text(inst) -> str:
-    lines = [str(len(inst["resources"]))]
-    lines += [f"{t} {w}" for t, w in inst["resources"]]
-    lines.append(str(len(inst["machines"])))
-    for (n, loc, cap, safe), row in zip(inst["machines"], inst["mmc"], strict=True):
-        lines.append(" ".join(map(str, [n, loc, *cap, *safe, *row])))
-    lines.append(str(len(inst["services"])))
-    lines += [" ".join(map(str, [sm, len(dep), *dep])) for sm, dep in inst["services"]]
-    lines.append(str(len(inst["processes"])))
-    lines += [" ".join(map(str, [s, *req, pmc])) for s, req, pmc in inst["processes"]]
-    lines.append(str(len(inst["balance"])))
-    for r1, r2, target, weight in inst["balance"]:
-        lines += [f"{r1} {r2} {target}", str(weight)]
-    lines.append(" ".join(map(str, inst["weights"])))
-    return "\n".join(lines) + "\n"
-
-
 def _read(inst) -> Problem:
     with tempfile.TemporaryDirectory() as folder:
-        model = Path(folder) / "model_t.txt"
-        model.write_text(_model_text(inst))
-        (Path(folder) / "assignment_t.txt").write_text(
-            " ".join(map(str, inst["initial"]))
-        )
-        return roadef.read(model)
+        return roadef.read(write_roadef(Path(folder), inst))
 
 
 @st.composite
@@ -286,7 +265,7 @@ def test_rebalance_file_fields(tmp_path):
     """rebalance_file returns exactly the documented JSON fields plus the assignment."""
     inst = _hand_made()
     model = tmp_path / "model_t.txt"
-    model.write_text(_model_text(inst))
+    model.write_text(roadef_model_text(inst))
     (tmp_path / "assignment_t.txt").write_text(" ".join(map(str, inst["initial"])))
     out = reassign.rebalance_file(model, time_limit=2, max_moves=1)
     assert set(out) == {

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import roadef_model_text, write_roadef
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -46,28 +47,8 @@ def _instance(**overrides):
     return inst
 
 
-def _model_text(inst) -> str:
-    lines = [str(len(inst["resources"]))]
-    lines += [f"{t} {w}" for t, w in inst["resources"]]
-    lines.append(str(len(inst["machines"])))
-    for (n, loc, cap, safe), row in zip(inst["machines"], inst["mmc"], strict=True):
-        lines.append(" ".join(map(str, [n, loc, *cap, *safe, *row])))
-    lines.append(str(len(inst["services"])))
-    lines += [" ".join(map(str, [sm, len(dep), *dep])) for sm, dep in inst["services"]]
-    lines.append(str(len(inst["processes"])))
-    lines += [" ".join(map(str, [s, *req, pmc])) for s, req, pmc in inst["processes"]]
-    lines.append(str(len(inst["balance"])))
-    for r1, r2, target, weight in inst["balance"]:
-        lines += [f"{r1} {r2} {target}", str(weight)]
-    lines.append(" ".join(map(str, inst["weights"])))
-    return "\n".join(lines) + "\n"
 
 
-def _write(folder: Path, inst, name: str = "t") -> Path:
-    model = folder / f"model_{name}.txt"
-    model.write_text(_model_text(inst))
-    (folder / f"assignment_{name}.txt").write_text(" ".join(map(str, inst["initial"])))
-    return model
 
 
 @st.composite
@@ -219,7 +200,7 @@ def _kinds(messages: list[str]) -> set[str]:
 def test_read_maps_every_field(tmp_path):
     """The reader maps resources, machines, services and processes as documented."""
     inst = _instance()
-    problem = roadef.read(_write(tmp_path, inst))
+    problem = roadef.read(write_roadef(tmp_path, inst))
     data = problem.metadata["roadef"]
     assert problem.name == "t"
     assert problem.resources.names == ("r0", "r1")
@@ -251,7 +232,7 @@ def test_read_back_equals_generated(case):
     """Every field written in the file format comes back unchanged."""
     inst, _ = case
     with tempfile.TemporaryDirectory() as folder:
-        problem = roadef.read(_write(Path(folder), inst))
+        problem = roadef.read(write_roadef(Path(folder), inst))
     data = problem.metadata["roadef"]
     assert data.transient.tolist() == [t for t, _ in inst["resources"]]
     assert data.load_weight.tolist() == [w for _, w in inst["resources"]]
@@ -276,7 +257,7 @@ def test_read_back_equals_generated(case):
 def test_explicit_assignment_path_and_registry(tmp_path):
     """An explicit assignment path is used; the registry sniffs and reads the model."""
     inst = _instance()
-    model = _write(tmp_path, inst)
+    model = write_roadef(tmp_path, inst)
     other = tmp_path / "elsewhere.txt"
     other.write_text("1 1 0 3 1\n")
     assert roadef.read(model, other).current.tolist() == [1, 1, 0, 3, 1]
@@ -288,7 +269,7 @@ def test_explicit_assignment_path_and_registry(tmp_path):
 
 def test_sniff_recognises_the_header_shape(tmp_path):
     """The sniffer accepts a model under any name and refuses other integer files."""
-    text = _model_text(_instance())
+    text = roadef_model_text(_instance())
     assert roadef.sniff(tmp_path / "whatever.dat", text)
     assert not roadef.sniff(tmp_path / "x.txt", "2\n10\n3\n4 5\n")
     assert not roadef.sniff(tmp_path / "x.vbp", "2\n10 10\n1\n3 4 1\n")
@@ -298,7 +279,7 @@ def test_best_known_comes_from_optima_by_instance_name(tmp_path):
     """optima.csv beside the data folder names instances without the model_ prefix."""
     folder = tmp_path / "A"
     folder.mkdir()
-    model = _write(folder, _instance(), name="x9")
+    model = write_roadef(folder, _instance(), name="x9")
     (tmp_path / "optima.csv").write_text(
         "instance,best_known,is_optimal\nx9,1234,true\n"
     )
@@ -310,7 +291,7 @@ def test_best_known_comes_from_optima_by_instance_name(tmp_path):
 def test_write_assignment_round_trip(tmp_path):
     """A solution written in the assignment format reads back as the current one."""
     inst = _instance()
-    model = _write(tmp_path, inst)
+    model = write_roadef(tmp_path, inst)
     roadef.write_assignment(tmp_path / "solution.txt", np.array([1, 0, 2, 3, 0]))
     assert roadef.read(model, tmp_path / "solution.txt").current.tolist() == [
         1, 0, 2, 3, 0,
@@ -324,7 +305,7 @@ def test_cost_of_the_hand_made_instance():
     """Hand-computed parts of one small moved assignment."""
     inst = _instance()
     with tempfile.TemporaryDirectory() as folder:
-        problem = roadef.read(_write(Path(folder), inst))
+        problem = roadef.read(write_roadef(Path(folder), inst))
     new = [0, 1, 2, 3, 1]  # process 2 (pmc 7, service 1) moves 0 -> 2
     assert roadef.usage(problem, new).tolist() == [[3, 2], [6, 4], [2, 2], [1, 1]]
     got = roadef.cost(problem, new)
@@ -344,7 +325,7 @@ def test_cost_matches_the_naive_statement(case):
     """cost() equals the plain-loop objective on random instances and assignments."""
     inst, new = case
     with tempfile.TemporaryDirectory() as folder:
-        problem = roadef.read(_write(Path(folder), inst))
+        problem = roadef.read(write_roadef(Path(folder), inst))
     for assignment in (inst["initial"], new):
         got = roadef.cost(problem, assignment).summary()
         assert got == naive_cost(inst, assignment)
@@ -358,7 +339,7 @@ def test_moves_match_full_recomputation(case, data):
     """move_delta, move_allowed and apply_move agree with cost() and the naive check."""
     inst, new = case
     with tempfile.TemporaryDirectory() as folder:
-        problem = roadef.read(_write(Path(folder), inst))
+        problem = roadef.read(write_roadef(Path(folder), inst))
     state = roadef.RoadefState(problem, new)
     assert state.total == naive_cost(inst, new)["total"]
     current = list(new)
@@ -402,7 +383,7 @@ def test_move_allowed_matches_check_exhaustively(tmp_path, overrides):
     """Every move, from the start and after every feasible first move, is judged as
     the full check judges the result."""
     inst = _instance(**overrides)
-    problem = roadef.read(_write(tmp_path, inst))
+    problem = roadef.read(write_roadef(tmp_path, inst))
     assert not naive_violations(inst, inst["initial"])
     first_moves = itertools.product(range(problem.n), range(problem.m))
     judged = 0
@@ -427,7 +408,7 @@ def test_move_allowed_matches_check_exhaustively(tmp_path, overrides):
 
 def test_cost_refuses_a_bad_assignment(tmp_path):
     """Wrong length, unplaced or unknown machines raise InvalidProblem."""
-    problem = roadef.read(_write(tmp_path, _instance()))
+    problem = roadef.read(write_roadef(tmp_path, _instance()))
     with pytest.raises(InvalidProblem, match="expected 5"):
         roadef.cost(problem, [0, 1])
     with pytest.raises(InvalidProblem, match="row 2"):
@@ -443,7 +424,7 @@ def test_cost_refuses_a_bad_assignment(tmp_path):
 
 def test_initial_hand_made_assignment_is_feasible(tmp_path):
     """The reference instance starts feasible, so every later failure is the edit's."""
-    problem = roadef.read(_write(tmp_path, _instance()))
+    problem = roadef.read(write_roadef(tmp_path, _instance()))
     assert roadef.check(problem, problem.current) == []
     roadef.ensure_feasible(problem, problem.current)
 
@@ -461,7 +442,7 @@ def test_initial_hand_made_assignment_is_feasible(tmp_path):
 )
 def test_check_catches_each_kind(tmp_path, assignment, kind, detail):
     """Each violation kind is reported with its service, machine or neighbourhood."""
-    problem = roadef.read(_write(tmp_path, _instance()))
+    problem = roadef.read(write_roadef(tmp_path, _instance()))
     messages = roadef.check(problem, assignment)
     assert _kinds(messages) == {kind}
     assert any(detail in msg for msg in messages), messages
@@ -473,7 +454,7 @@ def test_check_catches_capacity(tmp_path):
     """Usage above the hard capacity is reported per machine and resource."""
     inst = _instance(processes=[(0, [3, 2], 5), (0, [4, 1], 6), (1, [2, 2], 7),
                                 (2, [6, 1], 1), (1, [2, 3], 2)])
-    problem = roadef.read(_write(tmp_path, inst))
+    problem = roadef.read(write_roadef(tmp_path, inst))
     messages = roadef.check(problem, [0, 1, 0, 3, 1])
     assert messages == []
     messages = roadef.check(problem, [0, 1, 0, 0, 1])
@@ -486,7 +467,7 @@ def test_check_catches_transient_usage(tmp_path):
         processes=[(0, [3, 2], 5), (0, [4, 1], 6), (1, [2, 2], 7), (2, [1, 5], 1),
                    (2, [2, 3], 2)],
     )
-    problem = roadef.read(_write(tmp_path, inst))
+    problem = roadef.read(write_roadef(tmp_path, inst))
     assert roadef.check(problem, problem.current) == []
     # process 3 (r1 = 5) leaves m3 for m2 and process 4 (r1 = 3) moves m1 -> m3:
     # r1 is transient, so m3 holds 5 + 3 = 8 > 6 although its plain usage is 3.
@@ -512,7 +493,7 @@ def _bad(tmp_path, model_text: str, assignment: str = "0 1 0 3 1\n") -> str:
 
 
 def _lines() -> list[str]:
-    return _model_text(_instance()).splitlines()
+    return roadef_model_text(_instance()).splitlines()
 
 
 def _with(lines: list[str], number: int, text: str) -> str:
@@ -598,7 +579,7 @@ def test_bad_input_truncated_model(tmp_path, keep):
 
 def test_bad_input_extra_values(tmp_path):
     """Values after the move weights are refused."""
-    msg = _bad(tmp_path, _model_text(_instance()) + "7 7\n")
+    msg = _bad(tmp_path, roadef_model_text(_instance()) + "7 7\n")
     assert "unexpected value" in msg
 
 
@@ -619,7 +600,7 @@ def test_bad_input_empty_model(tmp_path):
 )
 def test_bad_input_assignment(tmp_path, assignment, detail):
     """The assignment file must hold one valid machine id per process."""
-    msg = _bad(tmp_path, _model_text(_instance()), assignment)
+    msg = _bad(tmp_path, roadef_model_text(_instance()), assignment)
     assert "assignment_bad.txt" in msg
     assert "line 1" in msg
     assert detail in msg
@@ -628,6 +609,6 @@ def test_bad_input_assignment(tmp_path, assignment, detail):
 def test_missing_assignment_file(tmp_path):
     """Without an assignment beside the model, the expected path is named."""
     model = tmp_path / "model_lonely.txt"
-    model.write_text(_model_text(_instance()))
+    model.write_text(roadef_model_text(_instance()))
     with pytest.raises(InvalidProblem, match=r"assignment_lonely\.txt"):
         roadef.read(model)

@@ -1,0 +1,31 @@
+"""Small helpers several test modules share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def roadef_model_text(inst: dict) -> str:
+    """A ROADEF/EURO 2012 ``model_*.txt`` written from a plain dict, field by field."""
+    lines = [str(len(inst["resources"]))]
+    lines += [f"{t} {w}" for t, w in inst["resources"]]
+    lines.append(str(len(inst["machines"])))
+    for (n, loc, cap, safe), row in zip(inst["machines"], inst["mmc"], strict=True):
+        lines.append(" ".join(map(str, [n, loc, *cap, *safe, *row])))
+    lines.append(str(len(inst["services"])))
+    lines += [" ".join(map(str, [sm, len(dep), *dep])) for sm, dep in inst["services"]]
+    lines.append(str(len(inst["processes"])))
+    lines += [" ".join(map(str, [s, *req, pmc])) for s, req, pmc in inst["processes"]]
+    lines.append(str(len(inst["balance"])))
+    for r1, r2, target, weight in inst["balance"]:
+        lines += [f"{r1} {r2} {target}", str(weight)]
+    lines.append(" ".join(map(str, inst["weights"])))
+    return "\n".join(lines) + "\n"
+
+
+def write_roadef(folder: Path, inst: dict, name: str = "t") -> Path:
+    """Write ``model_<name>.txt`` and ``assignment_<name>.txt``; returns the model."""
+    model = folder / f"model_{name}.txt"
+    model.write_text(roadef_model_text(inst))
+    (folder / f"assignment_{name}.txt").write_text(" ".join(map(str, inst["initial"])))
+    return model
