@@ -15,22 +15,9 @@ from pathlib import Path
 
 import solver.datasets as ds
 from solver import engines
+from solver.datasets.catalog import BENCHMARK_FAMILIES as FAMILIES
 from solver.errors import InvalidProblem
 
-FAMILIES = [
-    "bpplib/falkenauer_t",
-    "bpplib/falkenauer_u",
-    "bpplib/hard28",
-    "bpplib/scholl_1",
-    "bpplib/scholl_2",
-    "bpplib/scholl_3",
-    "bpplib/schwerin_1",
-    "bpplib/schwerin_2",
-    "bpplib/waescher",
-    "vbp_vectorpack/new",
-    "vbp_vectorpack/panigrahy",
-    "vbp_vectorpack/triplet",
-]
 ENGINES = ("ffd", "bfd")
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

@@ -12,6 +12,23 @@ from dataclasses import dataclass
 
 from ..errors import InvalidProblem
 
+#: Instance families of BPPLIB and the Vectorpack benchmarks, as folders under a data
+#: root (``<dataset>/<family>/`` holding the instance files and an ``optima.csv``).
+BENCHMARK_FAMILIES = (
+    "bpplib/falkenauer_t",
+    "bpplib/falkenauer_u",
+    "bpplib/hard28",
+    "bpplib/scholl_1",
+    "bpplib/scholl_2",
+    "bpplib/scholl_3",
+    "bpplib/schwerin_1",
+    "bpplib/schwerin_2",
+    "bpplib/waescher",
+    "vbp_vectorpack/new",
+    "vbp_vectorpack/panigrahy",
+    "vbp_vectorpack/triplet",
+)
+
 
 @dataclass(frozen=True)
 class DatasetFile:

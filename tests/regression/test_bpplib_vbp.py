@@ -20,26 +20,13 @@ from naive import ffd_1d
 import solver.datasets as ds
 from solver import engines
 from solver.bounds import lower_bound
+from solver.datasets.catalog import BENCHMARK_FAMILIES as FAMILIES
 from solver.errors import InvalidProblem
 from solver.model import Problem
 from solver.placement import validate
 
 pytestmark = pytest.mark.needs_shared_data
 
-FAMILIES = [
-    "bpplib/falkenauer_t",
-    "bpplib/falkenauer_u",
-    "bpplib/hard28",
-    "bpplib/scholl_1",
-    "bpplib/scholl_2",
-    "bpplib/scholl_3",
-    "bpplib/schwerin_1",
-    "bpplib/schwerin_2",
-    "bpplib/waescher",
-    "vbp_vectorpack/new",
-    "vbp_vectorpack/panigrahy",
-    "vbp_vectorpack/triplet",
-]
 GREEDY = (
     "ff",
     "ffd",
