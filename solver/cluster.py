@@ -5,15 +5,21 @@ operation (``deploy``, ``scale``, ``fail``, ``repair``, ``cordon``, ``drain``,
 ``add_machines``, ``remove_machines``, ``rolling_update``, ``rebalance``) returns a
 :class:`~solver.plan.Plan` of ordered steps and changes nothing until
 ``cluster.apply(plan)`` (or ``apply=True``). New placements go through the greedy
-kernel, started from the current state (:func:`solver.engines.greedy.place_into`), so
-every hard rule (machine state, selectors, taints, anti-affinity, spread, affinity,
+kernel, started from the current state (as :func:`solver.engines.greedy.place_into`),
+so every hard rule (machine state, selectors, taints, anti-affinity, spread, affinity,
 quotas) holds after each step; what cannot be placed stays pending with its reasons.
+
+Work is kept between calls: the kernel's per-machine residuals and per-domain counters
+of the last placement are updated by the containers that changed since, and replicas
+added to existing services (scale-out, rolling updates) extend the compiled rules of
+the committed state instead of recompiling them.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -187,6 +193,8 @@ class Cluster:
         )
         self._origin: Problem | None = None
         self._cache: list[tuple[Any, ...]] = []  # the last two compiled states
+        self._loaded: _Loaded | None = None  # kernel counters of the last placement
+        self._keys: tuple[Any, ...] | None = None  # (requests, capacity, size keys)
 
     # ------------------------------------------------------------ construction
 
@@ -718,8 +726,9 @@ class Cluster:
         """Move at most ``max_moves`` running containers to improve ``objective``
         (``min-machines``, ``balance`` or ``cost``); see :mod:`solver.rebalance`.
 
-        Returns within ``time_limit`` seconds (plus the final sequencing); the plan
-        reports ``machines_freed``, ``moves`` and ``objective`` (before, after).
+        Returns within ``time_limit`` seconds (the searches stop early enough to
+        leave time for building the plan); the plan reports ``machines_freed``,
+        ``moves`` and ``objective`` (before, after).
         """
         from .rebalance import rebalance
 
@@ -779,7 +788,14 @@ class Cluster:
     def _compiled(self, w: _State) -> tuple[Problem, CompiledConstraints]:
         """The state as a Problem with its compiled rules, recompiled only when the
         containers, services or fleet change shape; a machine state change only
-        refreshes the state-dependent parts (usable machines, spread domains)."""
+        refreshes the state-dependent parts (usable machines, spread domains), and
+        replicas appended to existing services extend the committed state's
+        compile."""
+        entry = self._entry(w)
+        return _restate(entry[2], entry[3], np.where(w.retired, DOWN, w.state))
+
+    def _entry(self, w: _State) -> tuple[Any, ...]:
+        """The cached (key, retired, problem, compiled, specs) of ``w``'s shape."""
         key = (w.ids, w.requests, w.capacity, tuple(w.specs.values()))
         hit = next(
             (
@@ -792,13 +808,32 @@ class Cluster:
             ),
             None,
         )
-        if hit is None:
-            view = w.copy()
-            view.state = np.where(w.retired, DOWN, UP).astype(np.int8)
-            problem = _problem(view, named=False, current=False)
-            hit = (key, w.retired.copy(), problem, compile_constraints(problem))
-            self._cache = [hit, *self._cache[:1]]
-        return _restate(hit[2], hit[3], np.where(w.retired, DOWN, w.state))
+        if hit is not None:
+            self._cache = [hit, *(e for e in self._cache if e is not hit)][:2]
+            return hit
+        base = self._st
+        if (
+            w is not base
+            and len(w.ids) > len(base.ids)
+            and w.specs.keys() == base.specs.keys()
+        ):
+            parent = self._entry(base)
+            hit = _extended(parent, w, key)
+            if hit is not None:
+                self._cache = [hit, parent]
+                return hit
+        view = w.copy()
+        view.state = np.where(w.retired, DOWN, UP).astype(np.int8)
+        problem = _problem(view, named=False, current=False)
+        hit = (
+            key,
+            w.retired.copy(),
+            problem,
+            compile_constraints(problem),
+            dict(w.specs),
+        )
+        self._cache = [hit, *self._cache[:1]]
+        return hit
 
     def _order(self, w: _State, problem: Problem, todo: np.ndarray) -> np.ndarray:
         """Priority first, then the engine's size order; affinity dependants last."""
@@ -807,9 +842,18 @@ class Cluster:
         if not len(todo):
             return todo
         g = self._greedy
-        size = (
-            order_keys(problem, g.order) if g.order != "none" else np.zeros(problem.n)
-        )
+        if g.order == "none":
+            size = np.zeros(problem.n)
+        else:
+            k = self._keys
+            if (
+                k is None
+                or k[0] is not problem.requests
+                or k[1] is not problem.capacity
+            ):
+                k = (problem.requests, problem.capacity, order_keys(problem, g.order))
+                self._keys = k
+            size = k[2]
         prio = problem.containers.priority[todo]
         aff = problem.containers.affinity
         dep = np.zeros(len(todo), bool)
@@ -831,25 +875,54 @@ class Cluster:
         usable: np.ndarray | None = None,
         rule: tuple[str, str | None] | None = None,
     ) -> np.ndarray:
-        """Greedy placement of ``todo`` around ``base`` (default: the state)."""
-        from .engines.greedy import place_into
+        """Greedy placement of ``todo`` around ``base`` (default: the state), as
+        :func:`solver.engines.greedy.place_into` does; the kernel counters of the
+        containers already placed are updated from the last call by their
+        differences instead of being recounted."""
+        from .engines.greedy import _pass
 
         g = self._greedy
         how, score = rule or (g.rule, g.score)
         a = w.where if base is None else base
         ok = ~w.retired if usable is None else usable & ~w.retired
-        return place_into(
+        order = np.ascontiguousarray(
+            self._order(w, problem, np.asarray(todo, np.int64)), np.int64
+        )
+        out = np.asarray(a, np.int32).copy()
+        out[order] = -1
+        self._loaded = _load_counters(self._loaded, problem, cc, out)
+        residual, counts, at_total, quota_used = (
+            x.copy() for x in self._loaded.counters
+        )
+        if held is not None:
+            h = np.asarray(held, np.int64)
+            rows = np.flatnonzero(h >= 0)
+            extra = _counters_of(problem, cc, rows, h[rows])
+            residual -= problem.capacity - extra[0]
+            if len(rows):
+                counts += np.where(_spread_slots(cc), 0, extra[1])
+                at_total += extra[2]
+        sp_min, sp_nmin = _spread_minima(cc, counts)
+        ok = ok & (problem.machines.state == UP)
+        used = (residual != problem.capacity).any(axis=1)
+        used[out[out >= 0]] = True
+        _pass(
             problem,
             cc,
-            a,
-            self._order(w, problem, np.asarray(todo, np.int64)),
+            order,
             how,
             score,
             _nodes_to_score(self.candidates, w.m),
-            held=held,
-            usable=ok,
-            held_rules=held is not None,
-        ).astype(np.int64)
+            False,
+            residual,
+            np.ascontiguousarray(ok),
+            used,
+            np.full(problem.n, -1, np.int32),
+            (counts, sp_min, sp_nmin, at_total, quota_used),
+            out,
+            None,
+        )
+        return out.astype(np.int64)
 
     def _settle(
         self,
@@ -860,16 +933,20 @@ class Cluster:
         make_before_break: bool,
         usable: np.ndarray | None = None,
         rule: tuple[str, str | None] | None = None,
+        until: float | None = None,
     ) -> np.ndarray:
         """Targets for ``movers`` (running containers), -1 for those that stay.
 
         Placements are computed with the movers gone (the state after the step); those
         that find no room go back to their machines and the rest are placed again
-        until nothing changes, so the end state keeps every rule.
+        until nothing changes, so the end state keeps every rule. Past the
+        ``time.perf_counter`` instant ``until`` every mover stays.
         """
         src = w.where[movers].copy()
         trying = np.ones(len(movers), bool)
         for _ in range(8):
+            if until is not None and time.perf_counter() >= until:
+                break
             base = w.where.copy()
             held = None
             if make_before_break:
@@ -1219,6 +1296,148 @@ def _restate(
             doms = dom[cc.eligible[cc.eclass[i]] & live & (dom >= 0)]
             sp_valid[cc.sp_off[h] + np.unique(doms)] = True
     return view, replace(cc, eligible=eligible, sp_valid=sp_valid)
+
+
+_ROW_FIELDS = (
+    "eclass",
+    "stay",
+    "pin",
+    "service_id",
+    "aa_own_key",
+    "sp_group",
+    "af_group",
+    "af_required",
+    "af_self",
+    "ns_id",
+)
+
+
+def _extended(entry: tuple[Any, ...], w: _State, key: tuple[Any, ...]) -> Any:
+    """The compiled ``entry`` grown by replicas appended to its services since (their
+    scheduling fields unchanged: each new row copies an old row of its service), or
+    None when the state differs otherwise."""
+    (ids0, req0, cap0, _), retired, problem, cc, specs = entry
+    n0, n = len(ids0), len(w.ids)
+    if cap0 is not w.capacity or n <= n0 or not np.array_equal(retired, w.retired):
+        return None
+    tail = w.service[n0:]
+    added = set(tail.tolist())
+    if set(specs) != set(w.specs):
+        return None
+    for name, spec in w.specs.items():
+        old = specs[name]
+        if spec is not old and (
+            name not in added
+            or any(getattr(spec, f) != getattr(old, f) for f in SCHEDULING_FIELDS)
+        ):
+            return None
+    if not (
+        np.array_equal(w.requests[:n0], req0)
+        and np.array_equal(w.service[:n0], problem.containers.service)
+    ):
+        return None
+    template = np.empty(n - n0, np.int64)
+    for name in added:
+        first = np.flatnonzero(problem.containers.service == name)
+        if not len(first):
+            return None
+        template[tail == name] = first[0]
+    cont = copy.copy(problem.containers)
+    for attr, value in vars(cont).items():
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n0,):
+            setattr(cont, attr, np.concatenate([value, value[template]]))
+        elif isinstance(value, tuple) and len(value) == n0:
+            setattr(cont, attr, value + tuple(value[t] for t in template))
+    cont.labels = {
+        k: np.concatenate([v, v[template]])
+        for k, v in problem.containers.labels.items()
+    }
+    cont.requests = w.requests
+    cont.ids = np.arange(n, dtype=np.int64)
+    grown = copy.copy(problem)
+    grown.containers = cont
+    rows = {
+        f: np.concatenate([getattr(cc, f), getattr(cc, f)[template]])
+        for f in _ROW_FIELDS
+    }
+    return key, w.retired.copy(), grown, replace(cc, **rows), dict(w.specs)
+
+
+@dataclass
+class _Loaded:
+    """Kernel counters (residual, counts, at_total, quota_used) of the containers an
+    assignment places, kept so the next placement only counts the differences."""
+
+    token: tuple[Any, Any]  # (cc.domain, problem.requests): the layout counted
+    where: np.ndarray  # int32[n] the assignment counted
+    counters: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _counters_of(
+    problem: Problem, cc: CompiledConstraints, rows: np.ndarray, machines: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(residual, counts, at_total, quota_used) with only ``rows`` on ``machines``."""
+    from .engines.greedy import preload
+
+    a = np.full(problem.n, -1, np.int64)
+    a[rows] = machines
+    residual, counts, _, _, at_total, quota_used = preload(problem, cc, a)
+    return residual, counts, at_total, quota_used
+
+
+def _load_counters(
+    last: _Loaded | None, problem: Problem, cc: CompiledConstraints, where: np.ndarray
+) -> _Loaded:
+    """The kernel counters of ``where``: from ``last`` plus the containers that moved
+    when few did under the same layout, else counted from scratch."""
+    from .engines.greedy import preload
+
+    token = (cc.domain, problem.requests)
+    if (
+        last is not None
+        and last.token[0] is token[0]
+        and last.token[1] is token[1]
+        and len(last.where) == len(where)
+    ):
+        diff = np.flatnonzero(last.where != where)
+        if len(diff) <= len(where) // 8:
+            gone = diff[last.where[diff] >= 0]
+            came = diff[where[diff] >= 0]
+            old = _counters_of(problem, cc, gone, last.where[gone])
+            new = _counters_of(problem, cc, came, where[came])
+            residual, counts, at_total, quota_used = last.counters
+            residual += new[0] - old[0]
+            counts += new[1] - old[1]
+            at_total += new[2] - old[2]
+            quota_used += new[3] - old[3]
+            last.where = where.copy()
+            return last
+    residual, counts, _, _, at_total, quota_used = preload(problem, cc, where)
+    return _Loaded(token, where.copy(), (residual, counts, at_total, quota_used))
+
+
+def _spread_slots(cc: CompiledConstraints) -> np.ndarray:
+    """bool[n_counts]: the counter slots of spread groups."""
+    out = np.zeros(cc.n_counts, bool)
+    for o, k in zip(cc.sp_off, cc.sp_key, strict=True):
+        out[int(o) : int(o + cc.n_domains[k])] = True
+    return out
+
+
+def _spread_minima(
+    cc: CompiledConstraints, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per spread group: the smallest count over its valid domains and how many
+    domains hold it."""
+    sp_min = np.zeros(len(cc.sp_key), np.int64)
+    sp_nmin = np.zeros(len(cc.sp_key), np.int64)
+    for g, (o, k) in enumerate(zip(cc.sp_off, cc.sp_key, strict=True)):
+        span = slice(int(o), int(o + cc.n_domains[k]))
+        valid = counts[span][cc.sp_valid[span]]
+        if len(valid):
+            sp_min[g] = valid.min()
+            sp_nmin[g] = int((valid == sp_min[g]).sum())
+    return sp_min, sp_nmin
 
 
 def _load(w: _State, rows: np.ndarray) -> np.ndarray:

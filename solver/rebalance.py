@@ -6,7 +6,8 @@ empties the least loaded machines greedily, then improves on that with CP-SAT: t
 else windows of lightly loaded machines, one after another) with the move budget as a
 constraint and "fewest machines, then fewest moves" as objective. ``balance`` moves
 containers from the hottest machines to cooler ones; ``cost`` runs the migration-cost
-optimiser. Every search stops at ``max_moves`` and at ``time_limit``.
+optimiser. Every search stops at ``max_moves`` and early enough (a small reserve
+before ``time_limit``) for the call to return within ``time_limit``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ GREEDY_SHARE = 0.4
 PACK_RULES: tuple[tuple[str, str | None] | None, ...] = (("best", "k8s-most"), None)
 #: Shortest CP-SAT solve worth starting, in seconds.
 MIN_SOLVE = 0.05
+#: Seconds per assignment variable a CP-SAT model is expected to take to build
+#: before the first one has been timed.
+BUILD_SECONDS_PER_VAR = 1e-4
+#: Time kept for turning the result into a plan: the searches stop this much before
+#: the limit (a share of it, at least RESERVE_MIN, at most RESERVE_MAX seconds and
+#: half the limit).
+RESERVE_SHARE = 0.05
+RESERVE_MIN = 0.1
+RESERVE_MAX = 0.5
 
 
 def rebalance(
@@ -68,13 +78,16 @@ def rebalance(
         )
     if max_moves < 0:
         raise InvalidProblem("rebalance: max_moves must be >= 0")
+    limit = max(float(time_limit), 0.0)
+    reserve = min(max(RESERVE_MIN, RESERVE_SHARE * limit), RESERVE_MAX, limit / 2)
+    deadline = time.perf_counter() + limit - reserve
     w = cluster._st.copy()
     b = _Builder(f"rebalance {objective}")
     before = w.where.copy()
     problem, cc = cluster._compiled(w)
-    deadline = time.perf_counter() + float(time_limit)
     if objective == "cost":
-        scores = _cost(cluster, w, b, max_moves, time_limit, seed)
+        left = max(deadline - time.perf_counter(), MIN_SOLVE)
+        scores = _cost(cluster, w, b, max_moves, left, seed)
     else:
         first = _score(w, objective)
         if objective == "min-machines":
@@ -82,8 +95,8 @@ def rebalance(
         else:
             _even_out(cluster, w, b, problem, cc, max_moves, deadline)
         scores = (first, _score(w, objective))
-    used_before = np.unique(before[before >= 0]).shape[0]
-    used_after = np.unique(w.where[w.where >= 0]).shape[0]
+    used_before = _in_use(before)
+    used_after = _in_use(w.where)
     return cluster._finish(
         b,
         w,
@@ -156,8 +169,8 @@ def _cpsat_compact(
     rng = np.random.default_rng(seed)
     total = deadline - time.perf_counter()
     rounds = 0
-    build = 0.0  # seconds the last model took to build
-    while deadline - time.perf_counter() >= MIN_SOLVE + build:
+    rate = BUILD_SECONDS_PER_VAR  # model building time per variable, as last seen
+    while deadline - time.perf_counter() >= MIN_SOLVE:
         if whole:
             machines = np.flatnonzero(live)
         else:
@@ -169,6 +182,9 @@ def _cpsat_compact(
         moved_out = int((on & (work != origin)).sum()) - int(
             (work[free] != origin[free]).sum()
         )
+        size = len(free) * len(machines)
+        if deadline - time.perf_counter() < MIN_SOLVE + rate * size:
+            break  # the model could not be built and solved in time
         until = deadline if whole else time.perf_counter() + max(1.0, total / 4)
         budget = max_moves - moved_out
         out, build = _solve(
@@ -181,6 +197,8 @@ def _cpsat_compact(
             seed + rounds,
             not whole,
         )
+        if build > 0:
+            rate = build / max(size, 1)
         if out is not None and _key(out, origin) < best:
             work, best = out, _key(out, origin)
         rounds += 1
@@ -278,8 +296,13 @@ def _solve(
 def _key(assignment: np.ndarray, origin: np.ndarray) -> tuple[int, int]:
     """(machines in use, containers moved from ``origin``): smaller is better."""
     on = assignment >= 0
-    used = np.unique(assignment[on]).shape[0]
+    used = _in_use(assignment)
     return used, int((on & (origin >= 0) & (assignment != origin)).sum())
+
+
+def _in_use(assignment: np.ndarray) -> int:
+    """Machines running at least one container of ``assignment`` (-1 = none)."""
+    return int(np.count_nonzero(np.bincount(assignment[assignment >= 0])))
 
 
 def _valid(problem: Problem, assignment: np.ndarray) -> bool:
@@ -359,7 +382,9 @@ def _compact(
             continue
         usable = busy.copy()
         usable[j] = False
-        targets = cluster._settle(w, problem, cc, rows, True, usable=usable, rule=rule)
+        targets = cluster._settle(
+            w, problem, cc, rows, True, usable=usable, rule=rule, until=deadline
+        )
         if (targets < 0).any():
             continue
         b.step(
@@ -412,6 +437,7 @@ def _even_out(
             True,
             usable=live & (frac < mean),
             rule=("best", "k8s-least"),
+            until=deadline,
         )
         moved = targets >= 0
         if not moved.any():
@@ -479,7 +505,7 @@ def _fractions(w: _State) -> np.ndarray:
 def _score(w: _State, objective: str) -> float:
     """Machines in use (min-machines) or the spread of load fractions (balance)."""
     if objective == "min-machines":
-        return float(np.unique(w.where[w.where >= 0]).shape[0])
+        return float(_in_use(w.where))
     live = (w.state == UP) & ~w.retired
     frac = _fractions(w)[live]
     return float(frac.std()) if len(frac) else 0.0
