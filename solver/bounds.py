@@ -209,3 +209,45 @@ def _clique_bound(cap: np.ndarray, req: np.ndarray, max_clique: int) -> int:
     spill = volume - absorb
     extra = max(0, *(-(-int(v) // int(c)) for v, c in zip(spill, size, strict=True)))
     return len(clique) + extra
+
+
+def fekete_schepers(sizes: np.ndarray, capacity: int, kmax: int = 20) -> int:
+    """Best Fekete-Schepers dual feasible function bound for one dimension.
+
+    ``u_k(x) = x`` when ``(k + 1) x`` is an integer, else ``floor((k + 1) x) / k``
+    maps item sizes (as fractions of the capacity) so that any bin's items still sum
+    to at most 1; the bound is ``ceil(sum u_k(x_i))``, maximised over ``k`` in
+    1..``kmax``. Computed with exact integers; sizes above ``capacity`` are ignored.
+    """
+    c = int(capacity)
+    s = np.asarray(sizes, dtype=np.int64).reshape(-1)
+    s = s[(s <= c) & (s > 0)] if c > 0 else s[:0]
+    if not len(s):
+        return 0
+    best = 0
+    for k in range(1, kmax + 1):
+        scaled = s.astype(object) * (k + 1) if c * (k + 1) >= 2**62 else s * (k + 1)
+        exact = scaled % c == 0
+        a = int(s[exact].sum(dtype=object))  # these keep x: a / c
+        b = int((scaled[~exact] // c).sum(dtype=object))  # these give b / k
+        best = max(best, -(-(a * k + b * c) // (c * k)))
+    return best
+
+
+def vector_bound(problem: Problem) -> int:
+    """The strongest bound here: :func:`conflict_bound` and dual feasible functions.
+
+    :func:`conflict_bound` covers the pairwise side (containers that cannot share a
+    machine because of any dimension) and machines lacking a resource such as an
+    accelerator; on identical machines each dimension is moreover a bin packing
+    relaxation, so its Fekete-Schepers bound is valid, and so is the max of all.
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req):
+        return 0
+    best = conflict_bound(problem)
+    if (cap == cap[:1]).all():
+        for k in range(problem.d):
+            if cap[0, k] > 0:
+                best = max(best, fekete_schepers(req[:, k], int(cap[0, k])))
+    return min(best, len(cap))

@@ -1,16 +1,29 @@
 """The ``lns`` engine: large neighbourhood search with CP-SAT over a greedy placement.
 
-For instances too large for one exact model (10k to 1M containers). Starting from the
-best greedy placement, each step picks a machine to drain (one of the least loaded) and
-a few machines whose free capacity complements its load, frees every container on them
-and re-solves those containers on those machines with CP-SAT, everything else fixed.
-The sub-model asks for strictly less load on the drained machine than now and stops at
-its first such solution, so a step is cheap; repeated steps concentrate free capacity
-on the drained machine until it empties. Without placement rules the sub-model is a
-small vector packing model built directly; with rules it is the full assignment model
-of the neighbourhood. It stops at the time limit, after ``iterations`` steps, or at the
-lower bound. With ``workers=1`` and ``iterations`` set, every sub-solve has a
-deterministic time budget and the run is reproducible for a seed.
+For instances too large for one exact model (10k to 1M containers). It starts from the
+best greedy placement among ``hints`` (tried in order until ``hint_share`` of the time
+limit is spent).
+
+Without placement rules (plain vector packing) most of the work is a compiled local
+search: each attempt takes the least filled of ``pick`` random machines, moves its
+containers into the free room of other machines (tightest fit first, swapping out a
+smaller container when one fits nowhere, see ``_lns_kernels``), and when the machine
+cannot be emptied keeps only the moves that leave it lighter. It is far more productive
+per second than CP-SAT on 100k containers. When a round of ``kernel_attempts`` attempts
+frees no machine, one CP-SAT step follows.
+
+A CP-SAT step picks a machine to drain (one of the least loaded) and a few machines
+whose free capacity complements its load, frees every container on them and re-solves
+those containers on those machines, everything else fixed. The sub-model asks for
+strictly less load on the drained machine than now and stops at its first such
+solution, so a step is cheap; repeated steps concentrate free capacity on the drained
+machine until it empties. Without placement rules the sub-model is a small vector
+packing model over kinds of containers; with rules it is the full assignment model of
+the neighbourhood (and the only kind of step). Every move keeps the placement valid.
+
+It stops at the time limit, after ``iterations`` steps (a kernel round or a CP-SAT
+step), or at the lower bound. With ``workers=1`` and ``iterations`` set, every step is
+deterministic and the run is reproducible for a seed.
 """
 
 from __future__ import annotations
@@ -24,10 +37,11 @@ from ortools.sat.python import cp_model
 
 from ..errors import InvalidProblem
 from ..explain import why_not
-from ..model import Problem
+from ..model import UP, Problem
 from ..placement import Placement, Status
 from . import register
 from ._cpsat_model import assign_devices, build_model, extract
+from ._lns_kernels import empty_machines, link
 from .cpsat import best_hint, lower_bound, solve_model
 
 KINDS = ("complement", "cover", "complement", "random")
@@ -84,6 +98,56 @@ class _State:
             self.load[m] = problem.requests[rows].sum(axis=0) if rows else 0
 
 
+class _Flat:
+    """The incumbent in the flat arrays the machine-emptying kernel works on."""
+
+    def __init__(
+        self, problem: Problem, assignment: np.ndarray, movable: np.ndarray, seed: int
+    ) -> None:
+        n, m = problem.n, problem.m
+        self.req = np.ascontiguousarray(problem.requests, np.int64)
+        self.cap = np.ascontiguousarray(problem.capacity, np.int64)
+        self.target = np.ascontiguousarray(problem.machines.state == UP)
+        self.movable = np.ascontiguousarray(movable, np.bool_)
+        # sizes weigh each dimension by its utilisation: scarce dimensions count most
+        top = np.maximum(self.cap.max(axis=0), 1).astype(np.float64)
+        use = self.req.sum(axis=0) / (top * max(1, m))
+        self.inv = np.ascontiguousarray(use / max(float(use.max()), 1e-12) / top)
+        self.size = np.ascontiguousarray(self.req @ self.inv)
+        self.head = np.empty(m, np.int64)
+        self.count = np.empty(m, np.int64)
+        self.nxt = np.empty(n, np.int64)
+        self.prv = np.empty(n, np.int64)
+        self.tabu = np.zeros(m, np.int64)
+        self.rng = np.array([(seed * 0x9E3779B97F4A7C15 + 1) % 2**64 or 1], np.uint64)
+        self.done = 0
+        self.reset(assignment)
+
+    def reset(self, assignment: np.ndarray) -> None:
+        """Take ``assignment`` as the incumbent."""
+        self.assign = np.ascontiguousarray(assignment, np.int64).copy()
+        self.load = np.zeros_like(self.cap)
+        placed = self.assign >= 0
+        np.add.at(self.load, self.assign[placed], self.req[placed])
+        link(self.assign, self.cap.shape[0], self.head, self.nxt, self.prv, self.count)
+
+    @property
+    def used(self) -> int:
+        """Machines holding at least one container."""
+        return int(np.count_nonzero(self.count))
+
+    def run(self, attempts: int, max_eject: int, span: int, pick: int = 0) -> int:
+        """``attempts`` machine-emptying attempts; machines emptied."""
+        span = min(span, self.cap.shape[0])
+        out = empty_machines(
+            self.req, self.cap, self.target, self.movable, self.size, self.inv,
+            self.assign, self.load, self.head, self.nxt, self.prv, self.count,
+            self.tabu, self.rng, attempts, max_eject, span, pick, self.done,
+        )
+        self.done += attempts
+        return int(out)
+
+
 @dataclass
 class LnsEngine:
     """CP-SAT large neighbourhood search; see the module docstring."""
@@ -96,6 +160,11 @@ class LnsEngine:
     neighbourhood: int = 100
     sub_time_limit: float = 0.01
     hints: tuple[str, ...] = ("ffd",)
+    hint_share: float = 0.3
+    kernel_attempts: int = 200
+    max_eject: int = 100
+    span: int = 400
+    pick: int = 4
     objective: str = "min-machines"
     cover_room: float = 1.5
     name: str = "lns"
@@ -110,6 +179,11 @@ class LnsEngine:
             raise InvalidProblem("lns engine: option neighbourhood must be at least 2")
         if self.iterations is not None and self.iterations < 0:
             raise InvalidProblem("lns engine: option iterations must be >= 0")
+        if min(self.kernel_attempts, self.max_eject, self.pick) < 0 or self.span < 1:
+            raise InvalidProblem(
+                "lns engine: kernel_attempts, max_eject, pick >= 0 and span >= 1 "
+                "needed"
+            )
         if self.workers < 0 or self.sub_time_limit <= 0:
             raise InvalidProblem(
                 "lns engine: workers >= 0 and sub_time_limit > 0 needed"
@@ -123,7 +197,11 @@ class LnsEngine:
         limit = self.time_limit if time_limit is None else time_limit
         seed = seed or self.seed
         rng = np.random.default_rng(seed)
-        hint = best_hint(problem, self.hints, seed)
+        # greedy starts are tried in order until a share of the time limit is spent
+        deadline = None
+        if self.iterations is None and limit is not None:
+            deadline = start + self.hint_share * limit
+        hint = best_hint(problem, self.hints, seed, deadline)
         start_assignment = (
             np.full(problem.n, -1, np.int64) if hint is None else hint.assignment
         )
@@ -135,16 +213,33 @@ class LnsEngine:
         if problem.containers.asks_gpus:
             cont = problem.containers
             movable = (cont.num_gpu == 0) & (cont.gpu_milli == 0)
+        if problem.pinned is not None:
+            movable &= ~np.asarray(problem.pinned, bool)
+        flat = None
+        if plain and self.kernel_attempts and problem.n:
+            flat = _Flat(problem, state.assignment, movable, seed)
         fails = np.zeros(problem.m, np.int64)
         rest = np.zeros(problem.m, np.int64)
         it = improved = 0
-        last_report = start
-        while problem.n and state.used > bound:
+        self._last_report = start
+        while problem.n:
+            if (flat.used if flat is not None else state.used) <= bound:
+                break
             if self.iterations is not None:
                 if it >= self.iterations:
                     break
             elif limit is not None and time.perf_counter() - start >= limit:
                 break
+            if flat is not None:
+                before = flat.used
+                flat.run(self.kernel_attempts, self.max_eject, self.span, self.pick)
+                if flat.used < before:
+                    improved += 1
+                    it += 1
+                    self._report(start, flat.used, bound, it)
+                    continue
+                # the kernel stalled: one CP-SAT step from its incumbent
+                state = _State.of(problem, flat.assign)
             kind = KINDS[it % len(KINDS)]
             machines, drain = self._neighbourhood(
                 problem, state, rng, kind, rest, it, movable
@@ -161,13 +256,11 @@ class LnsEngine:
                     fails[drain] = 0
             improved += ok
             it += 1
-            now = time.perf_counter()
-            if self.progress is not None and now - last_report >= 1.0:
-                last_report = now
-                self.progress(
-                    f"lns: {now - start:.0f}s {state.used} machines "
-                    f"(bound {bound}), {it} neighbourhoods"
-                )
+            if flat is not None and ok:
+                flat.reset(state.assignment)
+            self._report(start, state.used, bound, it)
+        if flat is not None:
+            state = _State.of(problem, flat.assign)
         a = state.assignment
         reasons = why_not(problem, a)
         used = state.used
@@ -191,6 +284,16 @@ class LnsEngine:
                 "neighbourhood": self.neighbourhood,
             },
         )
+
+    def _report(self, start: float, used: int, bound: int, it: int) -> None:
+        """A progress line at most once a second."""
+        now = time.perf_counter()
+        if self.progress is not None and now - self._last_report >= 1.0:
+            self._last_report = now
+            self.progress(
+                f"lns: {now - start:.0f}s {used} machines (bound {bound}), "
+                f"{it} steps"
+            )
 
     def _neighbourhood(
         self,

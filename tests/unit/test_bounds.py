@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 from solver import Machines, Problem
 from solver.bounds import (
+    conflict_bound,
     continuous_bound,
+    fekete_schepers,
     heterogeneous_bound,
     lower_bound,
     martello_toth_l2,
+    vector_bound,
 )
 from solver.model import Containers
 
@@ -189,3 +192,72 @@ def test_cordoned_current_machine_counts_as_a_fit():
     problem = Problem(machines, Containers([[50], [5]]), current=[1, -1])
     assert lower_bound(problem) == 1
     assert heterogeneous_bound(problem) == 1
+
+
+def fekete_schepers_by_definition(sizes: list[int], c: int, kmax: int = 20) -> int:
+    """The Fekete-Schepers bound with exact fractions, straight from u_k."""
+    from fractions import Fraction
+
+    best = 0
+    for k in range(1, kmax + 1):
+        total = Fraction(0)
+        for s in sizes:
+            if 0 < s <= c:
+                x = Fraction(s, c)
+                y = (k + 1) * x
+                total += x if y.denominator == 1 else Fraction(math.floor(y), k)
+        best = max(best, math.ceil(total))
+    return best
+
+
+def test_fekete_schepers_beats_l2_on_a_textbook_case():
+    """{10,7,5,4,2,2} in bins of 10: volume 3, L2 3, optimum 4; u_4 proves 4."""
+    sizes = [2, 2, 4, 5, 7, 10]
+    assert martello_toth_l2(np.array(sizes), 10) == 3
+    assert fekete_schepers(np.array(sizes), 10) == 4
+    assert fewest_identical_bins([(s,) for s in sizes], (10,)) == 4
+    problem = Problem.from_arrays([[10, 10]] * 6, [[s, 1] for s in sizes])
+    assert lower_bound(problem) == 3
+    assert vector_bound(problem) == 4
+
+
+@given(st.lists(st.integers(0, 30), max_size=12), st.integers(1, 30))
+def test_fekete_schepers_matches_its_definition(sizes, capacity):
+    """The integer computation equals the exact-fraction definition."""
+    assert fekete_schepers(np.array(sizes, dtype=np.int64), capacity) == (
+        fekete_schepers_by_definition(sizes, capacity)
+    )
+
+
+@given(
+    st.integers(1, 3).flatmap(
+        lambda d: st.tuples(
+            st.lists(st.integers(1, 12), min_size=d, max_size=d),
+            st.lists(st.lists(st.integers(0, 12), min_size=d, max_size=d),
+                     min_size=1, max_size=8),
+        )
+    )
+)
+def test_vector_bound_never_exceeds_the_optimum(data):
+    """lower and conflict bound <= vector_bound <= brute-force optimum."""
+    capacity, requests = data
+    fitting = [r for r in requests if all(np.less_equal(r, capacity))]
+    problem = Problem.from_arrays([capacity] * len(requests), requests)
+    optimum = fewest_identical_bins([tuple(r) for r in fitting], tuple(capacity))
+    assert lower_bound(problem) <= vector_bound(problem) <= optimum
+    assert conflict_bound(problem) <= vector_bound(problem)
+
+
+@given(
+    st.lists(st.lists(st.integers(1, 12), min_size=2, max_size=2),
+             min_size=1, max_size=3),
+    st.lists(st.lists(st.integers(0, 8), min_size=2, max_size=2),
+             min_size=1, max_size=5),
+)
+def test_vector_bound_on_mixed_fleets(capacity, requests):
+    """On machines of different sizes it stays below the brute-force optimum."""
+    capacity, requests = np.array(capacity), np.array(requests)
+    fits = np.array([(capacity >= r).all(axis=1).any() for r in requests])
+    problem = Problem.from_arrays(capacity, requests)
+    optimum = fewest_machines(requests[fits], capacity)
+    assert vector_bound(problem) <= (len(capacity) if optimum is None else optimum)

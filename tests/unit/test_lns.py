@@ -64,9 +64,42 @@ def test_keeps_anti_affinity():
     assert pl.placed == p.n  # solver.place has validated it
 
 
+def test_improves_many_traps_and_reaches_the_optimum():
+    """20 FFD traps: ffd needs 42 machines; every seed does better, one finds 40."""
+    p = traps(20)
+    assert solver.place(p, engine="ffd").machines_used == 42
+    used = [
+        solver.place(p, engine="lns", iterations=30, workers=1, seed=s).machines_used
+        for s in (1, 2, 3)
+    ]
+    assert max(used) < 42
+    assert min(used) == 40
+
+
+def test_pinned_containers_stay():
+    """Pinned containers keep their current machine while the rest is compacted."""
+    rng = np.random.default_rng(4)
+    req = rng.integers(5, 50, size=(120, 2))
+    current = np.arange(120) % 60  # two per machine: a spread-out start
+    pinned = np.zeros(120, bool)
+    pinned[:10] = True
+    p = Problem.from_arrays(np.full((60, 2), 100), req)
+    p = Problem(p.machines, p.containers, current=current, pinned=pinned)
+    pl = solver.place(p, engine="lns", iterations=10, workers=1, hints=("ffd",))
+    assert (pl.assignment[:10] == current[:10]).all()
+    assert pl.machines_used <= solver.place(p, engine="ffd").machines_used
+
+
 @pytest.mark.parametrize(
     "options",
-    [{"objective": "max-placed"}, {"neighbourhood": 1}, {"iterations": -1}],
+    [
+        {"objective": "max-placed"},
+        {"neighbourhood": 1},
+        {"iterations": -1},
+        {"pick": -1},
+        {"span": 0},
+        {"kernel_attempts": -2},
+    ],
 )
 def test_bad_options(options):
     """Unsupported options raise InvalidProblem."""
