@@ -9,14 +9,18 @@ Prints Markdown tables. Examples::
 ``bpplib`` takes ``--per-family`` instances spread evenly over the sizes of
 Falkenauer U, Falkenauer T, Scholl 1 and Scholl 2; ``vbp`` takes every
 ``--stride``-th instance (in name order) of the vector packing sets Panigrahy, New
-and Triplet and adds a per-class table; ``lns`` builds cluster workloads with 2 and 4
-dimensions and compares ``lns`` with ``ffd``, the lower bound and the conflict bound.
+and Triplet and adds a per-class table; ``lns`` builds workloads with 2 and 4
+dimensions from the reference generator ``gen.py`` in the shared folder (next to the
+datasets; skipped with a note when absent) or, with ``--workload cluster``, from
+``solver.datasets.synthetic.cluster_workload``, and compares ``lns`` with ``ffd``, the
+best greedy engine and the bounds.
 A best known value marked ``*`` is not proven optimal.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -109,8 +113,8 @@ def per_class(rows: list[dict], name: str) -> str:
         groups.setdefault(r["instance"].rsplit("/", 1)[0], []).append(r)
     lines = [
         f"| class ({name}) | instances | best known met | proven optimal | "
-        "mean gap to best |",
-        "|---|---|---|---|---|",
+        "proven of proven best known | mean gap to best |",
+        "|---|---|---|---|---|---|",
     ]
     for key in sorted(groups):
         rs = groups[key]
@@ -120,8 +124,11 @@ def per_class(rows: list[dict], name: str) -> str:
         ]
         met = sum(r[name] is not None and r[name] <= r["best"] for r in rs)
         proved = sum(r[f"{name}_status"] == "optimal" for r in rs)
+        known = [r for r in rs if r["proven"]]
+        proved_known = sum(r[f"{name}_status"] == "optimal" for r in known)
         lines.append(
-            f"| {key} | {len(rs)} | {met} | {proved} | {np.mean(gaps):.2%} |"
+            f"| {key} | {len(rs)} | {met} | {proved} | {proved_known}/{len(known)} | "
+            f"{np.mean(gaps):.2%} |"
         )
     return "\n".join(lines)
 
@@ -169,55 +176,84 @@ def vbp(args: argparse.Namespace) -> None:
         print(f"\nnot readable: {line}")
 
 
-def workload(n: int, d: int, seed: int) -> tuple[solver.Problem, str]:
-    """``solver.datasets.synthetic.cluster_workload`` when present, else a stand-in
-    with ``d`` correlated dimensions on identical machines."""
-    try:
-        from solver.datasets.synthetic import cluster_workload
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        base = rng.integers(20, 400, size=(n, 1))
-        noise = rng.integers(-150, 150, size=(n, d))
-        req = np.clip(base + noise, 5, 600).astype(np.int64)
-        cap = np.tile(np.full(d, 1000, np.int64), (n // 2, 1))
-        name = f"stand-in-{n}-{d}d"
-        return solver.Problem.from_arrays(cap, req, name=name), "stand-in"
+GREEDY = ("ffd", "bfd", "dot", "l2", "wfd")
+
+
+def reference_workload(n: int, d: int, seed: int) -> solver.Problem | None:
+    """The shared reference generator's ``instance(n, d, seed)``; None when absent."""
+    folder = DATA.parent / "reference"
+    if not (folder / "gen.py").is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("reference_gen", folder / "gen.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    req, cap = gen.instance(n, d, seed)
+    return solver.Problem.from_arrays(cap, req, name=f"reference-{n}-{d}d-s{seed}")
+
+
+def workload(n: int, d: int, seed: int) -> solver.Problem:
+    """``solver.datasets.synthetic.cluster_workload`` (easier than the reference)."""
+    from solver.datasets.synthetic import cluster_workload
+
     req, cap = cluster_workload(n, d, seed)
-    name = f"cluster-{n}-{d}d"
-    return solver.Problem.from_arrays(cap, req, name=name), "cluster"
+    return solver.Problem.from_arrays(cap, req, name=f"cluster-{n}-{d}d-s{seed}")
 
 
 def lns(args: argparse.Namespace) -> None:
-    """LNS against ffd, the lower bound and the conflict bound on large workloads."""
-    from solver.bounds import conflict_bound
+    """LNS against ffd, the best greedy engine and the bounds on large workloads."""
+    from solver.bounds import continuous_bound, vector_bound
 
     lines = [
-        "| instance | n | machines | lower bound | conflict bound | ffd | ffd gap | "
-        "lns | lns gap | fewer than ffd | steps/s | s |",
+        "| instance | n | continuous bound | lower bound | vector bound (s) | ffd | "
+        "best greedy (s) | lns | lns gap | ffd gap | fewer than ffd | s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    problems = []
     for d in (int(x) for x in args.dims.split(",")):
-        problem, _ = workload(args.containers, d, args.seed)
+        if args.workload in ("reference", "both"):
+            ref = reference_workload(args.containers, d, args.seed)
+            if ref is None:
+                print(f"<!-- no reference generator under {DATA.parent} -->")
+            else:
+                problems.append(ref)
+        if args.workload in ("cluster", "both"):
+            problems.append(workload(args.containers, d, args.seed))
+    # compile the Numba kernels once, outside the timed runs
+    tiny = solver.Problem.from_arrays(np.full((8, 2), 10), np.full((12, 2), 4))
+    solver.place(tiny, engine="lns", iterations=2, workers=1)
+    for problem in problems:
+        cont = continuous_bound(problem)
         lb = lower_bound(problem)
         start = time.perf_counter()
-        strong = conflict_bound(problem)
+        strong = vector_bound(problem)
         strong_s = time.perf_counter() - start
-        ffd = solver.place(problem, engine="ffd").machines_used
+        best = max(lb, strong)
+        ffd = solver.place(problem, engine="ffd", check=False).machines_used
+        greedy = {}
+        start = time.perf_counter()
+        for name in GREEDY:
+            greedy[name] = solver.place(problem, engine=name, check=False).machines_used
+        greedy_s = time.perf_counter() - start
+        top = min(greedy, key=greedy.get)
         start = time.perf_counter()
         pl = solver.place(
-            problem, engine="lns", time_limit=args.time_limit, workers=args.workers
+            problem,
+            engine="lns",
+            time_limit=args.time_limit,
+            workers=args.workers,
+            seed=args.seed,
         )
         seconds = time.perf_counter() - start
-        best = max(lb, strong)
         used = pl.machines_used
         lines.append(
-            f"| {problem.name} | {problem.n} | {problem.m} | {lb} | {strong} "
-            f"({strong_s:.1f}s) | {ffd} | {(ffd - best) / best:.2%} | {used} | "
-            f"{(used - best) / best:.2%} | {(ffd - used) / ffd:.2%} | "
-            f"{pl.options['iterations'] / seconds:.1f} | {seconds:.0f} |"
+            f"| {problem.name} | {problem.n} | {cont} | {lb} | {strong} "
+            f"({strong_s:.1f}) | {ffd} | {greedy[top]} {top} ({greedy_s:.0f}) | "
+            f"{used} | {(used - best) / best:.2%} | {(ffd - best) / best:.2%} | "
+            f"{(ffd - used) / ffd:.2%} | {seconds:.0f} |"
         )
-        print(f"<!-- {problem.name} done -->", flush=True)
+        print(f"<!-- {problem.name}: lns {used}, {pl.options} -->", flush=True)
     print("\n".join(lines))
+    print("\ngaps are to max(lower bound, vector bound); greedy: " + ", ".join(GREEDY))
 
 
 def _natural(path: Path) -> tuple:
@@ -240,6 +276,9 @@ def main() -> None:
     g.add_argument("--containers", type=int, default=100_000)
     g.add_argument("--dims", default="2,4")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--workload", choices=("reference", "cluster", "both"), default="reference"
+    )
     for p in (b, v):
         p.add_argument("--engines", default="ffd,cpsat")
     for p in (b, v, g):

@@ -27,7 +27,7 @@ from ..errors import InvalidProblem, PlacementError
 from ..explain import why_not
 from ..model import DOWN, Problem
 from ..placement import Placement, Status
-from . import register
+from . import _vbp, register
 from ._cpsat_model import (
     OBJECTIVES,
     ModelVars,
@@ -44,6 +44,11 @@ ARCFLOW_SHARE = 1 / 3
 #: Seconds the assignment model needs per variable to be built (Python), so that it
 #: is skipped when the time left would not even cover building it.
 _BUILD_SECONDS_PER_VAR = 2e-4
+#: Share of the time limit the vector packing pool search may take before the
+#: exact models (it stops earlier at the lower bound or when it stalls), and the
+#: share when the arc-flow graph is small.
+VBP_SHARE = 0.6
+VBP_SHARE_SMALL = 0.2
 FORMULATIONS = ("auto", "assignment", "arcflow")
 MOVE_WEIGHTS = ("count", "size")
 _LOG_LINE = re.compile(r"^#(\w+)\s+([\d.]+)s\s+best:(\S+)\s+next:\[([^,\]]*)")
@@ -365,21 +370,23 @@ class CpsatEngine:
             hint = None  # a hint for the search, not a placement to return
         complete = hint is not None and bool((hint >= 0).all())
         lb = lower_bound(problem) if objective == "min-machines" else 0
-        if complete and objective == "min-machines" and hint_pl.machines_used <= lb:
-            return Solved(
-                hint, Status.OPTIMAL, hint_pl.machines_used, hint_pl.machines_used
+        hint_used = hint_pl.machines_used if complete else problem.n
+        chosen = None
+        if complete and objective == "min-machines" and _vbp.applies(problem):
+            hint, lb, chosen = self._vector_packing(
+                problem, hint, lb, limit, seed, start
             )
+            hint_used = int(np.unique(hint).shape[0])
+            cp_hint = hint
+        if complete and objective == "min-machines" and hint_used <= lb:
+            return Solved(hint, Status.OPTIMAL, hint_used, hint_used)
         hint_weight = None if hint is None else _unplaced_weight(problem, hint)
-        cap = (
-            hint_pl.machines_used
-            if complete and objective == "min-machines"
-            else problem.n
-        )
+        cap = hint_used if complete and objective == "min-machines" else problem.n
 
         if objective == "min-machines":
             n_types = np.unique(problem.requests, axis=0).shape[0]
             size = n_types * min(problem.m, cap)
-            first, share = choose_formulation(problem, size, self.formulation)
+            first, share = chosen or choose_formulation(problem, size, self.formulation)
             if first == "arcflow":
                 left = self._remaining(limit, start)
                 solved = _solve_arcflow(
@@ -455,6 +462,48 @@ class CpsatEngine:
                 cp_bound = int(np.ceil(solver.best_objective_bound - 1e-6))
                 solved.bound = max(solved.bound, cp_bound)
         return self._not_worse(problem, solved, hint, complete, lb)
+
+    def _vector_packing(
+        self,
+        problem: Problem,
+        hint: np.ndarray,
+        lb: int,
+        limit: float | None,
+        seed: int,
+        start: float,
+    ) -> tuple[np.ndarray, int, tuple[str, float] | None]:
+        """Plain vector packing: the vector bound (conflicts, dual feasible functions),
+        then bin-centric packings and the pool search improve on the greedy start;
+        returns the packing, the bound and the formulation chosen for what follows
+        (None if not yet chosen).
+
+        The search gets ``VBP_SHARE`` of the time, ``VBP_SHARE_SMALL`` when the
+        arc-flow graph is small (the exact model then tends to settle the instance),
+        all of it when building the assignment model would take half the time left.
+        """
+        from .. import bounds
+
+        lb = max(lb, bounds.vector_bound(problem))
+        best = _vbp.constructive(problem)
+        if best is None or np.unique(best).shape[0] >= np.unique(hint).shape[0]:
+            best = hint
+        used = int(np.unique(best).shape[0])
+        if used <= lb:
+            return np.asarray(best, np.int64), lb, None
+        n_types = np.unique(problem.requests, axis=0).shape[0]
+        chosen = choose_formulation(
+            problem, n_types * min(problem.m, used), self.formulation
+        )
+        total = 30.0 if limit is None else limit
+        budget = (VBP_SHARE_SMALL if chosen == ("arcflow", 1.0) else VBP_SHARE) * total
+        attempts = _vbp.ATTEMPTS
+        build = _BUILD_SECONDS_PER_VAR * n_types * min(problem.m, used)
+        if chosen[0] == "assignment" and build > (1 - VBP_SHARE) * total / 2:
+            # building the assignment model would leave it next to no time to solve
+            budget = total - 0.1
+            attempts = 4 * _vbp.ATTEMPTS
+        best = _vbp.improve(problem, best, lb, start + budget, seed, attempts)
+        return np.asarray(best, np.int64), lb, chosen
 
     def _not_worse(
         self,

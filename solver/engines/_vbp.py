@@ -1,0 +1,176 @@
+"""Vector packing on identical machines: constructive heuristics, then pool search.
+
+Used by the ``cpsat`` engine before its exact models: bin-centric packings (dot
+product, norm, size, with uniform and demand weighted dimensions) give a start, and
+:func:`improve` then removes one machine at a time (the lightest one's containers go
+to a pool that :func:`~solver.engines._vbp_kernels.pool_search` packs into the
+others) until the lower bound or the deadline is reached.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..model import UP, Problem
+from . import _vbp_kernels as kernels
+
+#: Iterations of the first pool search call; later calls are sized from its speed.
+_FIRST_CHUNK = 200
+_CHUNK_SECONDS = 0.05
+_TENURE = 7
+#: Weight added per iteration in the pool, relative to an item's size.
+BUMP = 0.01
+#: Calls without a lighter pool after which the search restarts differently.
+_STALE_CHUNKS = 10
+#: Failed attempts in a row (other weights, other emptied machine) before giving up.
+ATTEMPTS = 4
+
+
+def applies(problem: Problem) -> bool:
+    """True for plain vector packing (two or more dimensions; one-dimensional bin
+    packing has its own heuristics in the arc-flow engine): identical up machines, no
+    placement rules."""
+    mach = problem.machines
+    return bool(
+        problem.d > 1
+        and problem.m > 0
+        and problem.n > 1
+        and not problem.has_constraints
+        and (mach.state == UP).all()
+        and not mach.gpus.any()
+        and (mach.capacity == mach.capacity[0]).all()
+        and (problem.requests <= mach.capacity[0]).all()
+    )
+
+
+def _arrays(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Requests, capacity and request shares as contiguous arrays."""
+    req = np.ascontiguousarray(problem.requests, dtype=np.int64)
+    cap = np.ascontiguousarray(problem.machines.capacity[0], dtype=np.int64)
+    share = np.ascontiguousarray(req / np.maximum(cap, 1), dtype=np.float64)
+    return req, cap, share
+
+
+def _used(assign: np.ndarray) -> int:
+    """Machines an assignment uses."""
+    return int(np.unique(assign).shape[0])
+
+
+def constructive(problem: Problem) -> np.ndarray | None:
+    """The best of the bin-centric packings (fewest machines, machines 0..k-1);
+    None when none of them is complete."""
+    req, cap, share = _arrays(problem)
+    demand = share.sum(axis=0)
+    weightings = [np.ones(problem.d), demand / max(float(demand.max()), 1e-12)]
+    best = None
+    for dim_weight in weightings:
+        w = np.ascontiguousarray(dim_weight, dtype=np.float64)
+        for rule in (kernels.DOT, kernels.NORM, kernels.SIZE):
+            a = kernels.bin_centric(req, cap, share, w, rule)
+            if (a < 0).any():
+                continue
+            if best is None or _used(a) < _used(best):
+                best = a
+    return best
+
+
+def _drop_lightest(
+    assign: np.ndarray, weight: np.ndarray, pick: int
+) -> tuple[np.ndarray, int]:
+    """Bins renumbered 0..k-2 with the ``pick``-th lightest bin emptied into the
+    pool (-1); also returns k-1."""
+    bins, local = np.unique(assign, return_inverse=True)
+    local = local.reshape(-1)
+    load = np.bincount(local, weights=weight, minlength=bins.shape[0])
+    order = np.argsort(load, kind="stable")
+    drop = int(order[min(pick, order.shape[0] - 1)])
+    out = np.where(local == drop, -1, np.where(local > drop, local - 1, local))
+    return out.astype(np.int64), bins.shape[0] - 1
+
+
+def _search(
+    req: np.ndarray,
+    cap: np.ndarray,
+    weight: np.ndarray,
+    cur: np.ndarray,
+    target: int,
+    deadline: float,
+    rng: np.random.Generator,
+    bump: float = BUMP,
+) -> np.ndarray | None:
+    """A packing into ``target`` bins from ``cur`` (-1 = pool), or None when the
+    pool search stalls or ``deadline`` passes first."""
+    best = cur.copy()
+    memory = np.zeros((3, cur.shape[0]), np.int64)
+    memory[1] = -1
+    dyn = weight.copy()
+    pool_w = float(weight[cur < 0].sum())
+    state = np.array([0, int(rng.integers(1, 2**62)), int(pool_w * 1e6)], np.int64)
+    chunk = _FIRST_CHUNK
+    last = (int((cur < 0).sum()), pool_w)
+    stale = 0
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        left = kernels.pool_search(
+            req,
+            cap,
+            weight,
+            dyn,
+            bump,
+            cur,
+            best,
+            target,
+            chunk,
+            _TENURE,
+            memory,
+            state,
+        )
+        if left == 0:
+            return best
+        spent = time.perf_counter() - t0
+        chunk = max(10, int(chunk * _CHUNK_SECONDS / max(spent, 1e-4)))
+        now = (left, state[2] / 1e6 + 1e-9)
+        stale = 0 if now < last else stale + 1
+        last = min(last, now)
+        if stale >= _STALE_CHUNKS:
+            return None
+    return None
+
+
+def improve(
+    problem: Problem,
+    start: np.ndarray,
+    lower: int,
+    deadline: float,
+    seed: int = 0,
+    attempts: int = ATTEMPTS,
+) -> np.ndarray:
+    """A packing on fewer machines than ``start`` when the search finds one before
+    ``deadline`` (a ``time.perf_counter`` instant) or ``attempts`` stalls in a row;
+    machines are numbered from 0."""
+    req, cap, share = _arrays(problem)
+    demand = share.sum(axis=0)
+    tight = demand / max(float(demand.max()), 1e-12)
+    best = np.unique(np.asarray(start, np.int64), return_inverse=True)[1].reshape(-1)
+    best = best.astype(np.int64)
+    rng = np.random.default_rng(seed)
+    attempt = 0
+    while (
+        _used(best) > max(lower, 1)
+        and attempt < attempts
+        and time.perf_counter() < deadline
+    ):
+        # alternate plain and tightness weighted sizes; the emptied bin varies
+        dim_w = tight if attempt % 2 else np.ones(problem.d)
+        weight = np.ascontiguousarray(share @ dim_w, dtype=np.float64)
+        cur, target = _drop_lightest(best, weight, attempt // 2 % 3)
+        bump = BUMP if attempt % 2 else 0.0
+        found = _search(req, cap, weight, cur, target, deadline, rng, bump)
+        if found is not None:
+            best = found
+            attempt = 0
+        else:
+            attempt += 1
+    return best

@@ -1,0 +1,349 @@
+"""Numba kernels of the vector packing heuristics: bin-centric packing, pool search.
+
+Items are rows of ``req`` (int64, n x d) and every bin has the capacity ``cap``
+(int64, d). ``share`` (float64, n x d) is ``req / cap``; ``weight`` (float64, n) is
+the size an item counts for in the search.
+
+:func:`bin_centric` fills one bin at a time with the fitting item of best score
+(dot product with the room left, or the tightest fit by weighted norm, or the largest
+weighted size). :func:`pool_search` tries to pack everything into ``target`` bins:
+items without a bin sit in a pool, and moves put pool items into bins in exchange
+for lighter items (one or two; an evicted item may hop on to another bin with
+room), so the pool shrinks; a short tabu memory keeps the search from undoing its
+last moves, and when no move shrinks the pool the best allowed one is applied
+anyway.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_MUL = np.uint64(2685821657736338717)
+DOT, NORM, SIZE = 0, 1, 2
+_SCAN = 8  # pool items whose best exchange is compared in one iteration
+
+
+@njit(cache=True)
+def _below(rng, n):
+    """A uniform integer in ``[0, n)`` from the xorshift64* state ``rng[0]``."""
+    x = rng[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    rng[0] = x
+    return np.int64(((x * _MUL) >> np.uint64(11)) % np.uint64(n))
+
+
+@njit(cache=True)
+def bin_centric(req, cap, share, dim_weight, rule):
+    """Bins filled one at a time by ``rule`` (DOT, NORM, SIZE); -1 = did not fit."""
+    n, d = req.shape
+    assign = np.full(n, -1, np.int64)
+    room = np.empty(d, np.int64)
+    left = n
+    b = 0
+    while left > 0:
+        room[:] = cap
+        placed = 0
+        while True:
+            best = -1
+            best_score = -np.inf
+            for i in range(n):
+                if assign[i] >= 0:
+                    continue
+                fits = True
+                for k in range(d):
+                    if req[i, k] > room[k]:
+                        fits = False
+                        break
+                if not fits:
+                    continue
+                s = 0.0
+                for k in range(d):
+                    r = room[k] / max(cap[k], 1)
+                    if rule == DOT:
+                        s += dim_weight[k] * share[i, k] * r
+                    elif rule == NORM:
+                        gap = r - share[i, k]
+                        s -= dim_weight[k] * gap * gap
+                    else:
+                        s += dim_weight[k] * share[i, k]
+                if s > best_score:
+                    best_score = s
+                    best = i
+            if best < 0:
+                break
+            assign[best] = b
+            for k in range(d):
+                room[k] -= req[best, k]
+            left -= 1
+            placed += 1
+        if placed == 0:
+            break
+        b += 1
+    return assign
+
+
+@njit(cache=True)
+def _fits(load, b, req, cap, add1, add2, out1, out2):
+    """Bin ``b`` stays within ``cap`` with items add1/add2 in, out1/out2 out (-1 =
+    none)."""
+    d = cap.shape[0]
+    for k in range(d):
+        v = load[b, k]
+        if add1 >= 0:
+            v += req[add1, k]
+        if add2 >= 0:
+            v += req[add2, k]
+        if out1 >= 0:
+            v -= req[out1, k]
+        if out2 >= 0:
+            v -= req[out2, k]
+        if v > cap[k]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _put(assign, load, items, count, slot, req, i, b):
+    """Item ``i`` into bin ``b``."""
+    assign[i] = b
+    items[b, count[b]] = i
+    slot[i] = count[b]
+    count[b] += 1
+    for k in range(req.shape[1]):
+        load[b, k] += req[i, k]
+
+
+@njit(cache=True)
+def _take(assign, load, items, count, slot, req, i):
+    """Item ``i`` out of its bin."""
+    b = assign[i]
+    s = slot[i]
+    last = items[b, count[b] - 1]
+    items[b, s] = last
+    slot[last] = s
+    count[b] -= 1
+    assign[i] = -1
+    for k in range(req.shape[1]):
+        load[b, k] -= req[i, k]
+
+
+@njit(cache=True)
+def _best_exchange(
+    req,
+    cap,
+    dyn,
+    load,
+    items,
+    count,
+    stay_until,
+    away_bin,
+    away_until,
+    target,
+    p,
+    q,
+    it,
+    floor,
+    rng,
+):
+    """Best exchange putting ``p`` (and ``q``) into one bin: (gain, bin, first out,
+    second out, hop bin of the first out); bin -1 when none is allowed. Ejection
+    chains are only looked for when they could beat ``floor``."""
+    w_in = dyn[p] + (0.0 if q < 0 else dyn[q])
+    best_gain = -np.inf
+    mb = -1
+    m1 = -1
+    m2 = -1
+    mhop = -1
+    ties = 0
+    start = _below(rng, target)
+    for bb in range(target):
+        b = (start + bb) % target
+        if (away_bin[p] == b and away_until[p] > it) or (
+            q >= 0 and away_bin[q] == b and away_until[q] > it
+        ):
+            continue
+        c = count[b]
+        for s1 in range(c):
+            i = items[b, s1]
+            if stay_until[i] > it:
+                continue
+            if _fits(load, b, req, cap, p, q, i, -1):
+                gain = w_in - dyn[i]
+                hop = -1
+                if gain < w_in - 1e-12 and w_in > max(best_gain, floor) + 1e-12:
+                    # ejection chain: i moves on to another bin with room
+                    for b2 in range(target):
+                        if b2 != b and _fits(load, b2, req, cap, i, -1, -1, -1):
+                            hop = b2
+                            gain = w_in
+                            break
+                if gain > best_gain + 1e-12:
+                    best_gain = gain
+                    mb, m1, m2, mhop = b, i, -1, hop
+                    ties = 1
+                elif gain > best_gain - 1e-12:
+                    ties += 1
+                    if _below(rng, ties) == 0:
+                        mb, m1, m2, mhop = b, i, -1, hop
+            for s2 in range(s1 + 1, c):
+                j = items[b, s2]
+                if stay_until[j] > it:
+                    continue
+                if _fits(load, b, req, cap, p, q, i, j):
+                    gain = w_in - dyn[i] - dyn[j]
+                    if gain > best_gain + 1e-12:
+                        best_gain = gain
+                        mb, m1, m2, mhop = b, i, j, -1
+                        ties = 1
+                    elif gain > best_gain - 1e-12:
+                        ties += 1
+                        if _below(rng, ties) == 0:
+                            mb, m1, m2, mhop = b, i, j, -1
+    return best_gain, mb, m1, m2, mhop
+
+
+@njit(cache=True)
+def pool_search(
+    req, cap, weight, dyn, bump, cur, best, target, iters, tenure, memory, state
+):
+    """Search for a packing into ``target`` bins from ``cur`` (-1 = pool).
+
+    Moves are scored with ``dyn``, the item weights plus ``bump`` x weight for
+    every iteration an item spent in the pool (so items that keep coming back get
+    harder to evict); ``cur`` holds the search state and is updated in place,
+    ``best`` receives the state of fewest (then lightest) pool items seen;
+    ``memory`` (int64, 3 x n: iteration until which an item stays in its bin, bin
+    it last left, iteration until which it may not go back there) and ``state``
+    (int64[3]: iterations done, random state, best pool weight in millionths) carry
+    over between calls. Returns the number of items
+    left in the best state's pool (0 = success).
+    """
+    n, d = req.shape
+    load = np.zeros((target, d), np.int64)
+    items = np.empty((target, n), np.int64)
+    count = np.zeros(target, np.int64)
+    slot = np.zeros(n, np.int64)
+    pool = np.empty(n, np.int64)
+    npool = 0
+    cur_w = 0.0
+    for i in range(n):
+        if cur[i] >= 0:
+            b = cur[i]
+            _put(cur, load, items, count, slot, req, i, b)
+        else:
+            pool[npool] = i
+            npool += 1
+            cur_w += weight[i]
+    stay_until = memory[0]
+    away_bin = memory[1]
+    away_until = memory[2]
+    rng = np.empty(1, np.uint64)
+    rng[0] = np.uint64(state[1]) | np.uint64(1)
+    it0 = state[0]
+    best_w = state[2] / 1e6
+    best_n = 0
+    for i in range(n):
+        if best[i] < 0:
+            best_n += 1
+    for it in range(it0, it0 + iters):
+        # direct insertions, fullest bin first
+        t = 0
+        while t < npool:
+            p = pool[t]
+            best_b = -1
+            best_fill = -1.0
+            for b in range(target):
+                if _fits(load, b, req, cap, p, -1, -1, -1):
+                    fill = 0.0
+                    for k in range(d):
+                        fill += load[b, k] / max(cap[k], 1)
+                    if fill > best_fill:
+                        best_fill = fill
+                        best_b = b
+            if best_b >= 0:
+                _put(cur, load, items, count, slot, req, p, best_b)
+                cur_w -= weight[p]
+                npool -= 1
+                pool[t] = pool[npool]
+            else:
+                t += 1
+        if npool < best_n or (npool == best_n and cur_w < best_w - 1e-9):
+            best_w = cur_w
+            best_n = npool
+            best[:] = cur
+        if npool == 0:
+            state[0] = it + 1
+            state[1] = np.int64(rng[0] >> np.uint64(1))
+            state[2] = 0
+            return 0
+        # exchange: pool item p (and maybe q) in, one or two bin items out; the
+        # best move over every pool item (up to _SCAN of them)
+        best_gain = -np.inf
+        mb = -1
+        m1 = -1
+        m2 = -1
+        mhop = -1
+        p = -1
+        q = -1
+        first = _below(rng, npool)
+        for step in range(min(npool, _SCAN)):
+            tp = (first + step) % npool
+            cand_p = pool[tp]
+            cand_q = -1
+            if npool > 1 and _below(rng, 4) == 0:
+                q_t = _below(rng, npool - 1)
+                cand_q = pool[q_t + 1 if q_t >= tp else q_t]
+            g, b, i, j, hop = _best_exchange(
+                req,
+                cap,
+                dyn,
+                load,
+                items,
+                count,
+                stay_until,
+                away_bin,
+                away_until,
+                target,
+                cand_p,
+                cand_q,
+                it,
+                best_gain,
+                rng,
+            )
+            if b >= 0 and (
+                g > best_gain + 1e-12
+                or (g > best_gain - 1e-12 and _below(rng, step + 1) == 0)
+            ):
+                best_gain = g
+                mb, m1, m2, mhop = b, i, j, hop
+                p, q = cand_p, cand_q
+        if mb < 0:
+            continue
+        # apply: p (and q) into mb, m1 (and m2) to the pool
+        for out in (m1, m2):
+            if out >= 0:
+                _take(cur, load, items, count, slot, req, out)
+                cur_w += weight[out]
+                away_bin[out] = mb
+                away_until[out] = it + tenure + _below(rng, tenure + 1)
+        for inn in (p, q):
+            if inn >= 0:
+                _put(cur, load, items, count, slot, req, inn, mb)
+                cur_w -= weight[inn]
+                stay_until[inn] = it + tenure + _below(rng, tenure + 1)
+        if mhop >= 0:
+            _put(cur, load, items, count, slot, req, m1, mhop)
+            cur_w -= weight[m1]
+        npool = 0
+        for i in range(n):
+            if cur[i] < 0:
+                pool[npool] = i
+                npool += 1
+                dyn[i] += bump * weight[i]
+    state[0] = it0 + iters
+    state[1] = np.int64(rng[0] >> np.uint64(1))
+    state[2] = np.int64(best_w * 1e6)
+    return best_n
