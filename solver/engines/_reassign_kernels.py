@@ -1,9 +1,11 @@
 """Numba kernels of the reassignment local search: shift and swap moves, annealing.
 
 The search (plain descent or simulated annealing) runs over the incremental ROADEF
-state of :class:`solver.datasets.roadef.RoadefState` (``static`` and ``dynamic``) and
-calls its move kernels. A swap is applied tentatively and then checked on the machines,
-services and neighbourhoods it touched, so every accepted state stays feasible.
+state of :class:`solver.datasets.roadef.RoadefState` (``static`` and ``dynamic``). The
+tuples are unpacked once per kernel call and the move evaluation works on the flat
+arrays (passing the tuples to every helper costs more than the evaluation itself).
+A swap is applied tentatively and then checked on the machines, services and
+neighbourhoods it touched, so every accepted state stays feasible.
 
 ``extra`` holds what the ROADEF state lacks:
 
@@ -16,9 +18,20 @@ is 0 (ROADEF cost), 1 (machines used, then moves) or 2 (sum of squared load frac
 
 ``search`` keeps ``ctl`` = (current cost, best cost, iterations done, moved processes,
 max moves, journal length, best held in ``best`` (0/1), acceptance (0 = improving
-moves only, 2 = annealing), temperature) and a journal of the moves since the best
-state, so the best assignment is recovered without copying the assignment on every
-improvement.
+moves only, 1 = improving or equal, 2 = annealing), temperature, share of scanning
+shifts in percent, share of those that are ejection chains in percent, then the cost
+decrease won by swaps, by shifts, and the work spent on swaps, on shifts (in rough
+units of one random move; a scan counts a quarter of the machines)) and a journal of
+the moves since the best state, so the best assignment is recovered without copying
+the assignment on every improvement.
+
+A scanning shift takes a process (half the time one of a machine with a load or
+balance cost) and tries it on every eligible machine, keeping the cheapest allowed
+target: the process's data is fetched once for all machines, which is many times
+faster per evaluated move than random process-machine pairs. An ejection chain moves
+a process ``q`` of a random machine ``m`` to its cheapest target first, then the
+chosen process onto ``m``; it frees room (transient room above all) that no single
+shift can.
 """
 
 from __future__ import annotations
@@ -26,9 +39,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..datasets._roadef_kernels import apply_move, move_allowed, move_delta
-
 _MUL = np.uint64(2685821657736338717)
+_BIG = np.int64(2**62)
 
 
 @njit(cache=True)
@@ -48,22 +60,77 @@ def below(rng, n):
     return np.int64((_next(rng) >> np.uint64(11)) % np.uint64(n))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _pos(x):
+    return x if x > 0 else 0
+
+
+# ----------------------------------------------------------------- flat move kernels
+
+
+@njit(cache=True, inline="always")
+def _cost_delta(requests, capacity, safety, load_weight, balance, balance_weight,
+                pmc, mmc, service, initial, move_weights, assignment, usage, moved,
+                moved_hist, top, p, m):
+    """Change of the weighted ROADEF objective if process ``p`` moves to ``m``."""
+    a = assignment[p]
+    if a == m:
+        return np.int64(0)
+    delta = np.int64(0)
+    for r in range(requests.shape[1]):
+        w = load_weight[r]
+        if w == 0:
+            continue
+        q = requests[p, r]
+        ua = usage[a, r] - safety[a, r]
+        um = usage[m, r] - safety[m, r]
+        delta += w * (_pos(ua - q) - _pos(ua) + _pos(um + q) - _pos(um))
+    for b in range(balance.shape[0]):
+        r1 = balance[b, 0]
+        r2 = balance[b, 1]
+        t = balance[b, 2]
+        a1 = capacity[a, r1] - usage[a, r1]
+        a2 = capacity[a, r2] - usage[a, r2]
+        m1 = capacity[m, r1] - usage[m, r1]
+        m2 = capacity[m, r2] - usage[m, r2]
+        q1 = requests[p, r1]
+        q2 = requests[p, r2]
+        delta += balance_weight[b] * (
+            _pos(t * (a1 + q1) - (a2 + q2)) - _pos(t * a1 - a2)
+            + _pos(t * (m1 - q1) - (m2 - q2)) - _pos(t * m1 - m2)
+        )
+    home = initial[p]
+    was = a != home
+    will = m != home
+    if will and not was:
+        delta += move_weights[0] * pmc[p]
+    elif was and not will:
+        delta -= move_weights[0] * pmc[p]
+    delta += move_weights[2] * (mmc[home, m] - mmc[home, a])
+    s = service[p]
+    c = moved[s]
+    if will and not was and c + 1 > top[0]:
+        delta += move_weights[1]
+    elif was and not will and c == top[0] and moved_hist[c] == 1:
+        delta -= move_weights[1]
+    return delta
+
+
+@njit(cache=True, inline="always")
 def _sq(x, scale):
     return x * x / scale
 
 
-@njit(cache=True)
-def _extra_delta(static, dynamic, extra, p, m):
+@njit(cache=True, inline="always")
+def _extra_delta(requests, capacity, initial, assignment, usage, count, objective,
+                 params, p, m):
     """Objective change of moving ``p`` to ``m`` for the objectives 1 and 2."""
-    requests, capacity = static[0], static[1]
-    initial = static[10]
-    assignment, usage = dynamic[0], dynamic[1]
-    count, objective, params = extra[2], extra[3], extra[4]
     a = assignment[p]
+    if a == m:
+        return np.int64(0)
     home = initial[p]
     moves = np.int64(m != home) - np.int64(a != home)
-    if objective[0] == 1:
+    if objective == 1:
         d = moves
         if count[a] == 1:
             d -= params[0]
@@ -73,51 +140,114 @@ def _extra_delta(static, dynamic, extra, p, m):
     scale = float(params[1])
     total = 0.0
     for r in range(requests.shape[1]):
+        q = requests[p, r]
         c = capacity[a, r]
         if c > 0:
-            q = requests[p, r]
             fa = usage[a, r] * 1e6 / c
             fa2 = (usage[a, r] - q) * 1e6 / c
             total += _sq(fa2, scale) - _sq(fa, scale)
         c = capacity[m, r]
         if c > 0:
-            q = requests[p, r]
             fm = usage[m, r] * 1e6 / c
             fm2 = (usage[m, r] + q) * 1e6 / c
             total += _sq(fm2, scale) - _sq(fm, scale)
     return np.int64(np.round(total))
 
 
-@njit(cache=True)
-def delta_of(static, dynamic, extra, p, m):
-    """Objective change of moving ``p`` to ``m`` under the chosen objective."""
-    if extra[3][0] == 0:
-        return move_delta(static, dynamic, p, m)
-    if dynamic[0][p] == m:
-        return np.int64(0)
-    return _extra_delta(static, dynamic, extra, p, m)
+@njit(cache=True, inline="always")
+def _allowed(requests, capacity, transient, service, initial, nbh, loc, spread_min,
+             dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs, assignment, usage,
+             tusage, svc_loc, svc_nloc, svc_nbh, p, m):
+    """Whether moving ``p`` to ``m`` keeps a feasible assignment feasible."""
+    a = assignment[p]
+    if a == m:
+        return True
+    for r in range(requests.shape[1]):
+        q = requests[p, r]
+        if transient[r] != 0:
+            if m != initial[p] and tusage[m, r] + q > capacity[m, r]:
+                return False
+        elif usage[m, r] + q > capacity[m, r]:
+            return False
+    s = service[p]
+    for k in range(svc_ptr[s], svc_ptr[s + 1]):
+        other = svc_procs[k]
+        if other != p and assignment[other] == m:
+            return False
+    la = loc[a]
+    lm = loc[m]
+    if la != lm:
+        spread = svc_nloc[s]
+        if svc_loc[s, la] == 1:
+            spread -= 1
+        if svc_loc[s, lm] == 0:
+            spread += 1
+        if spread < spread_min[s]:
+            return False
+    na = nbh[a]
+    nm = nbh[m]
+    if na != nm:
+        for k in range(dep_ptr[s], dep_ptr[s + 1]):
+            d = dep[k]
+            if d != s and svc_nbh[d, nm] == 0:
+                return False
+        if svc_nbh[s, na] == 1:
+            for k in range(rdep_ptr[s], rdep_ptr[s + 1]):
+                user = rdep[k]
+                if user != s and svc_nbh[user, na] > 0:
+                    return False
+    return True
 
 
-@njit(cache=True)
-def do_move(static, dynamic, extra, p, m):
-    """Apply the move and keep the per-machine process counts."""
-    count = extra[2]
-    a = dynamic[0][p]
+@njit(cache=True, inline="always")
+def _apply(requests, service, initial, nbh, loc, assignment, usage, tusage, moved,
+           moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p, m):
+    """Move process ``p`` to machine ``m``, updating every incremental array."""
+    a = assignment[p]
+    if a == m:
+        return
+    home = initial[p]
+    for r in range(requests.shape[1]):
+        q = requests[p, r]
+        usage[a, r] -= q
+        usage[m, r] += q
+        if a != home:
+            tusage[a, r] -= q
+        if m != home:
+            tusage[m, r] += q
+    s = service[p]
+    was = a != home
+    will = m != home
+    if will and not was:
+        c = moved[s]
+        moved_hist[c] -= 1
+        moved_hist[c + 1] += 1
+        moved[s] = c + 1
+        if c + 1 > top[0]:
+            top[0] = c + 1
+    elif was and not will:
+        c = moved[s]
+        moved_hist[c] -= 1
+        moved_hist[c - 1] += 1
+        moved[s] = c - 1
+        if c == top[0] and moved_hist[c] == 0:
+            top[0] = c - 1
+    svc_loc[s, loc[a]] -= 1
+    if svc_loc[s, loc[a]] == 0:
+        svc_nloc[s] -= 1
+    if svc_loc[s, loc[m]] == 0:
+        svc_nloc[s] += 1
+    svc_loc[s, loc[m]] += 1
+    svc_nbh[s, nbh[a]] -= 1
+    svc_nbh[s, nbh[m]] += 1
     count[a] -= 1
     count[m] += 1
-    apply_move(static, dynamic, p, m)
+    assignment[p] = m
 
 
-@njit(cache=True)
-def _eligible(extra, p, m):
-    return extra[1][extra[0][p], m] != 0
-
-
-@njit(cache=True)
-def _machine_ok(static, dynamic, m):
-    requests, capacity, transient = static[0], static[1], static[3]
-    usage, tusage = dynamic[1], dynamic[2]
-    for r in range(requests.shape[1]):
+@njit(cache=True, inline="always")
+def _machine_ok(capacity, transient, usage, tusage, m):
+    for r in range(usage.shape[1]):
         if usage[m, r] > capacity[m, r]:
             return False
         if transient[r] != 0 and tusage[m, r] > capacity[m, r]:
@@ -125,11 +255,9 @@ def _machine_ok(static, dynamic, m):
     return True
 
 
-@njit(cache=True)
-def _service_ok(static, dynamic, s, m):
+@njit(cache=True, inline="always")
+def _service_ok(svc_ptr, svc_procs, assignment, s, m):
     """No two processes of ``s`` on ``m`` (the conflict constraint)."""
-    svc_ptr, svc_procs = static[18], static[19]
-    assignment = dynamic[0]
     seen = 0
     for k in range(svc_ptr[s], svc_ptr[s + 1]):
         if assignment[svc_procs[k]] == m:
@@ -139,11 +267,9 @@ def _service_ok(static, dynamic, s, m):
     return True
 
 
-@njit(cache=True)
-def _neighbourhood_ok(static, dynamic, s, n):
+@njit(cache=True, inline="always")
+def _neighbourhood_ok(dep_ptr, dep, rdep_ptr, rdep, svc_nbh, s, n):
     """Dependencies of ``s`` and on ``s`` hold in neighbourhood ``n``."""
-    dep_ptr, dep, rdep_ptr, rdep = static[14], static[15], static[16], static[17]
-    svc_nbh = dynamic[8]
     if svc_nbh[s, n] > 0:
         for k in range(dep_ptr[s], dep_ptr[s + 1]):
             if svc_nbh[dep[k], n] == 0:
@@ -155,18 +281,20 @@ def _neighbourhood_ok(static, dynamic, s, n):
     return True
 
 
-@njit(cache=True)
-def pair_ok(static, dynamic, p1, m1, p2, m2):
+@njit(cache=True, inline="always")
+def _pair_ok(capacity, transient, service, nbh, spread_min, dep_ptr, dep, rdep_ptr,
+             rdep, svc_ptr, svc_procs, assignment, usage, tusage, svc_nloc, svc_nbh,
+             p1, m1, p2, m2):
     """Whether the state is feasible after ``p1`` went ``m1 -> m2``, ``p2 m2 -> m1``."""
-    service, nbh, spread_min = static[9], static[11], static[13]
-    svc_nloc = dynamic[7]
-    if not _machine_ok(static, dynamic, m1) or not _machine_ok(static, dynamic, m2):
+    if not _machine_ok(capacity, transient, usage, tusage, m1):
+        return False
+    if not _machine_ok(capacity, transient, usage, tusage, m2):
         return False
     s1 = service[p1]
     s2 = service[p2]
-    if not _service_ok(static, dynamic, s1, m2) or not _service_ok(
-        static, dynamic, s2, m1
-    ):
+    if not _service_ok(svc_ptr, svc_procs, assignment, s1, m2):
+        return False
+    if not _service_ok(svc_ptr, svc_procs, assignment, s2, m1):
         return False
     if svc_nloc[s1] < spread_min[s1] or svc_nloc[s2] < spread_min[s2]:
         return False
@@ -174,14 +302,56 @@ def pair_ok(static, dynamic, p1, m1, p2, m2):
     n2 = nbh[m2]
     if n1 != n2:
         for s in (s1, s2):
-            if not _neighbourhood_ok(static, dynamic, s, n1):
+            if not _neighbourhood_ok(dep_ptr, dep, rdep_ptr, rdep, svc_nbh, s, n1):
                 return False
-            if not _neighbourhood_ok(static, dynamic, s, n2):
+            if not _neighbourhood_ok(dep_ptr, dep, rdep_ptr, rdep, svc_nbh, s, n2):
                 return False
     return True
 
 
+# ----------------------------------------------------------------- tuple entry points
+
+
 @njit(cache=True)
+def delta_of(static, dynamic, extra, p, m):
+    """Objective change of moving ``p`` to ``m`` under the chosen objective."""
+    (requests, capacity, safety, _transient, load_weight, balance, balance_weight,
+     pmc, mmc, service, initial, _nbh, _loc, _spread_min, _dep_ptr, _dep, _rdep_ptr,
+     _rdep, _svc_ptr, _svc_procs, move_weights) = static
+    (assignment, usage, _tusage, moved, moved_hist, top, _svc_loc, _svc_nloc,
+     _svc_nbh) = dynamic
+    objective = extra[3][0]
+    if objective == 0:
+        return _cost_delta(requests, capacity, safety, load_weight, balance,
+                           balance_weight, pmc, mmc, service, initial, move_weights,
+                           assignment, usage, moved, moved_hist, top, p, m)
+    return _extra_delta(requests, capacity, initial, assignment, usage, extra[2],
+                        objective, extra[4], p, m)
+
+
+@njit(cache=True)
+def do_move(static, dynamic, extra, p, m):
+    """Apply the move and keep the per-machine process counts."""
+    (assignment, usage, tusage, moved, moved_hist, top, svc_loc, svc_nloc,
+     svc_nbh) = dynamic
+    _apply(static[0], static[9], static[10], static[11], static[12], assignment,
+           usage, tusage, moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh,
+           extra[2], p, m)
+
+
+@njit(cache=True)
+def restore(static, dynamic, extra, target):
+    """Move every process to its machine in ``target``, keeping the counters exact."""
+    assignment = dynamic[0]
+    for p in range(assignment.shape[0]):
+        if assignment[p] != target[p]:
+            do_move(static, dynamic, extra, p, target[p])
+
+
+# ----------------------------------------------------------------- best-state journal
+
+
+@njit(cache=True, inline="always")
 def _log(journal, ctl, best, assignment, p, old):
     """Record that ``p`` left ``old``; on overflow store the best state in ``best``."""
     if ctl[6] == 1:
@@ -199,7 +369,7 @@ def _log(journal, ctl, best, assignment, p, old):
     ctl[5] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _new_best(ctl):
     ctl[1] = ctl[0]
     ctl[5] = 0
@@ -218,58 +388,234 @@ def store_best(ctl, journal, best, assignment):
     ctl[5] = 0
 
 
+# ----------------------------------------------------------------- the search
+
+
+@njit(cache=True)
+def machine_costs(static, dynamic, out):
+    """Load plus balance cost of every machine into ``out``; returns their sum."""
+    (requests, capacity, safety, _transient, load_weight, balance, balance_weight,
+     _pmc, _mmc, _service, _initial, _nbh, _loc, _spread_min, _dep_ptr, _dep,
+     _rdep_ptr, _rdep, _svc_ptr, _svc_procs, _move_weights) = static
+    usage = dynamic[1]
+    total = np.int64(0)
+    for m in range(capacity.shape[0]):
+        c = np.int64(0)
+        for r in range(requests.shape[1]):
+            c += load_weight[r] * _pos(usage[m, r] - safety[m, r])
+        for b in range(balance.shape[0]):
+            r1 = balance[b, 0]
+            r2 = balance[b, 1]
+            c += balance_weight[b] * _pos(
+                balance[b, 2] * (capacity[m, r1] - usage[m, r1])
+                - (capacity[m, r2] - usage[m, r2])
+            )
+        out[m] = c
+        total += c
+    return total
+
+
+@njit(cache=True)
+def _best_target(requests, capacity, safety, transient, load_weight, balance,
+                 balance_weight, pmc, mmc, service, initial, nbh, loc, spread_min,
+                 dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs, move_weights,
+                 assignment, usage, tusage, moved, moved_hist, top, svc_loc,
+                 svc_nloc, svc_nbh, eclass, eligible, ctl, p, skip, bound):
+    """Cheapest allowed machine for ``p`` (not ``skip``) with delta below ``bound``.
+
+    Returns ``(machine, delta)``, machine -1 when none; the move budget is kept.
+    """
+    a = assignment[p]
+    home = initial[p]
+    best_d = bound
+    best_m = -1
+    for m in range(capacity.shape[0]):
+        if m in (a, skip) or eligible[eclass[p], m] == 0:
+            continue
+        d = _cost_delta(requests, capacity, safety, load_weight, balance,
+                        balance_weight, pmc, mmc, service, initial, move_weights,
+                        assignment, usage, moved, moved_hist, top, p, m)
+        if d >= best_d:
+            continue
+        if ctl[3] + np.int64(m != home) - np.int64(a != home) > ctl[4]:
+            continue
+        if not _allowed(requests, capacity, transient, service, initial, nbh, loc,
+                        spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
+                        assignment, usage, tusage, svc_loc, svc_nloc, svc_nbh, p, m):
+            continue
+        best_d = d
+        best_m = m
+    return best_m, best_d
+
+
 @njit(cache=True)
 def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
-    """Run ``iters`` iterations of random shift and swap moves.
+    """Run ``iters`` iterations of shift and swap moves.
 
     A move is accepted when it keeps every hard constraint (and the move budget) and
-    lowers the cost (``ctl[7]`` = 0), or, annealing (``ctl[7]`` = 2), when its cost
-    rise stays below ``-temperature * ln(u)`` for a uniform ``u``. Returns the number
-    of moves applied.
+    lowers the cost (``ctl[7]`` = 0), does not raise it (``ctl[7]`` = 1), or,
+    annealing (``ctl[7]`` = 2), when its cost rise stays below
+    ``-temperature * ln(u)`` for a uniform ``u``. ``ctl[9]`` percent of the shifts
+    scan every machine (see the module docstring). Returns the number of moves applied.
     """
-    initial, service = static[10], static[9]
-    assignment = dynamic[0]
+    (requests, capacity, safety, transient, load_weight, balance, balance_weight,
+     pmc, mmc, service, initial, nbh, loc, spread_min, dep_ptr, dep, rdep_ptr,
+     rdep, svc_ptr, svc_procs, move_weights) = static
+    (assignment, usage, tusage, moved, moved_hist, top, svc_loc, svc_nloc,
+     svc_nbh) = dynamic
+    eclass, eligible, count, objective_arr, params = extra
+    objective = objective_arr[0]
     n_proc = assignment.shape[0]
-    n_mach = static[1].shape[0]
+    n_mach = capacity.shape[0]
+    n_res = requests.shape[1]
+    # processes grouped by machine and the machines with a cost, for scanning shifts
+    # (built once per call; a move skips a process that left its machine)
+    mcost = np.zeros(n_mach, np.int64)
+    scanning = ctl[9] > 0 and objective == 0
+    by_machine = np.zeros(n_proc, np.int64)
+    ptr = np.zeros(n_mach + 1, np.int64)
+    hot = np.zeros(n_mach, np.int64)
+    n_hot = 0
+    if scanning:
+        machine_costs(static, dynamic, mcost)
+        for p in range(n_proc):
+            ptr[assignment[p] + 1] += 1
+        for m in range(n_mach):
+            ptr[m + 1] += ptr[m]
+        fill = ptr[:-1].copy()
+        for p in range(n_proc):
+            a = assignment[p]
+            by_machine[fill[a]] = p
+            fill[a] += 1
+        for m in range(n_mach):
+            if mcost[m] > 0:
+                hot[n_hot] = m
+                n_hot += 1
     applied = 0
     for _ in range(iters):
         ctl[2] += 1
         cur = ctl[0]
         limit = cur - 1
-        if ctl[7] == 2:
+        mode = ctl[7]
+        if mode == 1:
+            limit = cur
+        elif mode == 2:
             u = (below(rng, 1 << 30) + 0.5) / (1 << 30)
             limit = cur + np.int64(-ctl[8] * np.log(u))
         if below(rng, 100) >= swap_pct:
-            p = below(rng, n_proc)
-            m = below(rng, n_mach)
-            a = assignment[p]
-            if m == a or not _eligible(extra, p, m):
-                continue
-            d = delta_of(static, dynamic, extra, p, m)
-            if cur + d > limit:
-                continue
+            if scanning and below(rng, 100) < ctl[9]:
+                ctl[14] += 1 + n_mach // 4
+                # scanning shift: a process (of a costly machine half the time) to
+                # its cheapest allowed target
+                if n_hot > 0 and below(rng, 2) == 0:
+                    src = hot[below(rng, n_hot)]
+                    size = ptr[src + 1] - ptr[src]
+                    if size == 0:
+                        continue
+                    p = by_machine[ptr[src] + below(rng, size)]
+                    if assignment[p] != src:
+                        continue
+                else:
+                    p = below(rng, n_proc)
+                a = assignment[p]
+                if below(rng, 100) < ctl[10]:
+                    # ejection chain: a process q of a random machine m leaves for
+                    # its cheapest target, then p takes the room on m
+                    m = below(rng, n_mach)
+                    size = ptr[m + 1] - ptr[m]
+                    if m == a or eligible[eclass[p], m] == 0 or size == 0:
+                        continue
+                    q = by_machine[ptr[m] + below(rng, size)]
+                    if assignment[q] != m or service[q] == service[p]:
+                        continue
+                    t, d = _best_target(
+                        requests, capacity, safety, transient, load_weight, balance,
+                        balance_weight, pmc, mmc, service, initial, nbh, loc,
+                        spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
+                        move_weights, assignment, usage, tusage, moved, moved_hist,
+                        top, svc_loc, svc_nloc, svc_nbh, eclass, eligible, ctl, q, a,
+                        _BIG)
+                    if t < 0:
+                        continue
+                    hq = initial[q]
+                    moved_q = np.int64(t != hq) - np.int64(m != hq)
+                    _log(journal, ctl, best, assignment, q, m)
+                    _apply(requests, service, initial, nbh, loc, assignment, usage,
+                           tusage, moved, moved_hist, top, svc_loc, svc_nloc,
+                           svc_nbh, count, q, t)
+                    home = initial[p]
+                    d += _cost_delta(requests, capacity, safety, load_weight, balance,
+                                     balance_weight, pmc, mmc, service, initial,
+                                     move_weights, assignment, usage, moved,
+                                     moved_hist, top, p, m)
+                    moved_n = (ctl[3] + moved_q + np.int64(m != home)
+                               - np.int64(a != home))
+                    if cur + d > limit or moved_n > ctl[4] or not _allowed(
+                        requests, capacity, transient, service, initial, nbh, loc,
+                        spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
+                        assignment, usage, tusage, svc_loc, svc_nloc, svc_nbh, p, m,
+                    ):
+                        _apply(requests, service, initial, nbh, loc, assignment,
+                               usage, tusage, moved, moved_hist, top, svc_loc,
+                               svc_nloc, svc_nbh, count, q, m)
+                        continue
+                    ctl[3] += moved_q
+                else:
+                    m, d = _best_target(
+                        requests, capacity, safety, transient, load_weight, balance,
+                        balance_weight, pmc, mmc, service, initial, nbh, loc,
+                        spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
+                        move_weights, assignment, usage, tusage, moved, moved_hist,
+                        top, svc_loc, svc_nloc, svc_nbh, eclass, eligible, ctl, p, -1,
+                        limit - cur + 1)
+                    if m < 0:
+                        continue
+            else:
+                ctl[14] += 1
+                p = below(rng, n_proc)
+                m = below(rng, n_mach)
+                a = assignment[p]
+                if m == a or eligible[eclass[p], m] == 0:
+                    continue
+                if objective == 0:
+                    d = _cost_delta(requests, capacity, safety, load_weight, balance,
+                                    balance_weight, pmc, mmc, service, initial,
+                                    move_weights, assignment, usage, moved,
+                                    moved_hist, top, p, m)
+                else:
+                    d = _extra_delta(requests, capacity, initial, assignment, usage,
+                                     count, objective, params, p, m)
+                if cur + d > limit:
+                    continue
+                home = initial[p]
+                if ctl[3] + np.int64(m != home) - np.int64(a != home) > ctl[4]:
+                    continue
+                if not _allowed(requests, capacity, transient, service, initial, nbh,
+                                loc, spread_min, dep_ptr, dep, rdep_ptr, rdep,
+                                svc_ptr, svc_procs, assignment, usage, tusage,
+                                svc_loc, svc_nloc, svc_nbh, p, m):
+                    continue
             home = initial[p]
-            moved = ctl[3] + np.int64(m != home) - np.int64(a != home)
-            if moved > ctl[4] or not move_allowed(static, dynamic, p, m):
-                continue
+            ctl[3] += np.int64(m != home) - np.int64(a != home)
             _log(journal, ctl, best, assignment, p, a)
-            do_move(static, dynamic, extra, p, m)
-            ctl[3] = moved
+            _apply(requests, service, initial, nbh, loc, assignment, usage, tusage,
+                   moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p, m)
             ctl[0] = cur + d
+            if d < 0:
+                ctl[12] -= d
             applied += 1
         else:
+            ctl[13] += 1
             p1 = below(rng, n_proc)
             p2 = below(rng, n_proc)
             m1 = assignment[p1]
             m2 = assignment[p2]
             if m1 == m2 or service[p1] == service[p2]:
                 continue
-            if not _eligible(extra, p1, m2) or not _eligible(extra, p2, m1):
+            if eligible[eclass[p1], m2] == 0 or eligible[eclass[p2], m1] == 0:
                 continue
-            requests, capacity = static[0], static[1]
-            usage = dynamic[1]
             fits = True
-            for r in range(requests.shape[1]):
+            for r in range(n_res):
                 diff = requests[p1, r] - requests[p2, r]
                 if usage[m2, r] + diff > capacity[m2, r] or (
                     usage[m1, r] - diff > capacity[m1, r]
@@ -280,32 +626,49 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                 continue
             h1 = initial[p1]
             h2 = initial[p2]
-            moved = (ctl[3] + np.int64(m2 != h1) - np.int64(m1 != h1)
-                     + np.int64(m1 != h2) - np.int64(m2 != h2))
-            if moved > ctl[4]:
+            moved_n = (ctl[3] + np.int64(m2 != h1) - np.int64(m1 != h1)
+                       + np.int64(m1 != h2) - np.int64(m2 != h2))
+            if moved_n > ctl[4]:
                 continue
-            d = delta_of(static, dynamic, extra, p1, m2)
-            do_move(static, dynamic, extra, p1, m2)
-            d += delta_of(static, dynamic, extra, p2, m1)
-            do_move(static, dynamic, extra, p2, m1)
-            if cur + d > limit or not pair_ok(static, dynamic, p1, m1, p2, m2):
-                do_move(static, dynamic, extra, p2, m2)
-                do_move(static, dynamic, extra, p1, m1)
+            if objective == 0:
+                d = _cost_delta(requests, capacity, safety, load_weight, balance,
+                                balance_weight, pmc, mmc, service, initial,
+                                move_weights, assignment, usage, moved, moved_hist,
+                                top, p1, m2)
+            else:
+                d = _extra_delta(requests, capacity, initial, assignment, usage,
+                                 count, objective, params, p1, m2)
+            _apply(requests, service, initial, nbh, loc, assignment, usage, tusage,
+                   moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p1, m2)
+            if objective == 0:
+                d += _cost_delta(requests, capacity, safety, load_weight, balance,
+                                 balance_weight, pmc, mmc, service, initial,
+                                 move_weights, assignment, usage, moved, moved_hist,
+                                 top, p2, m1)
+            else:
+                d += _extra_delta(requests, capacity, initial, assignment, usage,
+                                  count, objective, params, p2, m1)
+            _apply(requests, service, initial, nbh, loc, assignment, usage, tusage,
+                   moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p2, m1)
+            if cur + d > limit or not _pair_ok(
+                capacity, transient, service, nbh, spread_min, dep_ptr, dep,
+                rdep_ptr, rdep, svc_ptr, svc_procs, assignment, usage, tusage,
+                svc_nloc, svc_nbh, p1, m1, p2, m2,
+            ):
+                _apply(requests, service, initial, nbh, loc, assignment, usage,
+                       tusage, moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh,
+                       count, p2, m2)
+                _apply(requests, service, initial, nbh, loc, assignment, usage,
+                       tusage, moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh,
+                       count, p1, m1)
                 continue
             _log(journal, ctl, best, assignment, p1, m1)
             _log(journal, ctl, best, assignment, p2, m2)
-            ctl[3] = moved
+            ctl[3] = moved_n
             ctl[0] = cur + d
+            if d < 0:
+                ctl[11] -= d
             applied += 1
         if ctl[0] < ctl[1]:
             _new_best(ctl)
     return applied
-
-
-@njit(cache=True)
-def restore(static, dynamic, extra, target):
-    """Move every process to its machine in ``target``, keeping the counters exact."""
-    assignment = dynamic[0]
-    for p in range(assignment.shape[0]):
-        if assignment[p] != target[p]:
-            do_move(static, dynamic, extra, p, target[p])

@@ -2,16 +2,20 @@
 
 :func:`optimise` minimises the ROADEF/EURO 2012 objective (load above safety capacity,
 balance, process / service / machine move costs) from ``problem.current`` while keeping
-every hard constraint. The method alternates two parts:
+every hard constraint. The method has three phases:
 
-* a Numba local search (:mod:`._reassign_kernels`) of random shift and swap moves:
-  plain descent until it stalls, then simulated annealing from the best state (cooling
-  1000-fold; one restart from the best state per 150 s of budget) up to 80 % of the
-  budget;
+* descent (:mod:`._reassign_kernels`: shifts that try every machine for a process,
+  ejection chains, random swaps) while it pays. The share of swaps is the one that
+  wins a short race from the start (swap-heavy or shift-heavy), then is learnt from
+  the gain per second of each share at the stalled state;
+* simulated annealing from the best state (starting temperature from the cost rises
+  of allowed moves there, cooling 1000-fold; one restart from the best state per
+  150 s of budget) up to 80 % of the budget;
 * large neighbourhood search for the rest: from the best state it frees a
-  neighbourhood (the processes of a few machines, of the most loaded machine and some
-  partners, or of one service), solves that sub-problem exactly with CP-SAT, the rest
-  fixed, keeps improvements and polishes with descent in between.
+  neighbourhood (the processes of a few machines: random ones, or a costly machine
+  with partners that have room, or of one service), solves that sub-problem exactly
+  with CP-SAT, the rest fixed, keeps improvements and polishes with descent in
+  between.
 
 Problems without ROADEF metadata get the same model from :func:`generic_cost_model`.
 :func:`hill_climb` is the plain first-improvement local search kept as the baseline
@@ -39,13 +43,28 @@ from . import register
 #: Objectives of :func:`rebalance_file` and :func:`optimise`.
 OBJECTIVES = ("cost", "min-machines", "balance")
 _OBJECTIVE_CODE = {"cost": 0, "min-machines": 1, "balance": 2}
-#: Local search iterations per call of the kernel between clock checks.
+#: Local search iterations per call of the kernel with an iteration budget.
 _CHUNK = 200_000
-#: Share of swap moves among the random moves, in percent.
-_SWAP_PCT = 40
-#: Starting temperature of each annealing run, over the 90th percentile of |move
-#: cost| at the initial assignment.
-_HEAT = 1.0
+#: Seconds per call of the kernel between clock checks, with a time limit.
+_SLICE = 0.2
+#: Share of swap moves among the moves with an iteration budget (a run that depends
+#: on the seed only) or an objective other than the cost, in percent.
+_SWAP_PCT = 90
+#: Swap shares (percent of iterations) the time-limited search chooses between, the
+#: decay per kernel call of their gain and time sums, and the least share of the
+#: time either keeps.
+_MIX_ARMS = (10, 95)
+_MIX_DECAY = 0.95
+_MIX_FLOOR = 0.05
+#: Share of swap moves of the baseline :func:`hill_climb`, in percent.
+_BASELINE_SWAP_PCT = 40
+#: Share of the shifts that try every machine for their process, in percent.
+_SCAN_PCT = 100
+#: Share of the scanning shifts that are ejection chains, in percent.
+_EJECT_PCT = 20
+#: Starting temperature of each annealing run, over the 10th percentile of the cost
+#: rises of allowed moves at its starting state.
+_HEAT = 4.0
 #: Seconds (or iterations, with a budget) of search per annealing restart.
 _RESTART_SECONDS = 150.0
 _RESTART_ITERATIONS = 50_000_000
@@ -53,7 +72,14 @@ _RESTART_ITERATIONS = 50_000_000
 _COOLING = 1e-3
 #: Share of the budget spent annealing before the exact repair phase.
 _ANNEAL_SHARE = 0.8
-#: Relative gain of one descent chunk above which the descent goes on without repair.
+#: Largest share of the budget for the first descent.
+_DESCENT_SHARE = 0.3
+#: The first descent stops once a window of this share of the budget gains less
+#: than _STILL_DESCENDING of the cost.
+_WINDOW = 0.02
+#: Windows of descent that learn the swap share before annealing.
+_PROBE = 2
+#: Relative gain of a descent step (or window) below which the descent has stalled.
 _STILL_DESCENDING = 1e-5
 #: Instances with at most this many process-machine pairs are repaired whole.
 _WHOLE = 1_000
@@ -264,7 +290,7 @@ class _Search:
         moved = int((assignment != self.state.static[10]).sum())
         budget = problem.n if max_moves is None else int(max_moves)
         self.ctl = np.array(
-            [start, start, 0, moved, budget, 0, 0, 0, 0], np.int64
+            [start, start, 0, moved, budget] + [0] * 10, np.int64
         )
         self.journal = np.zeros((max(4 * problem.n, 64), 2), np.int64)
         self.best = assignment.copy()
@@ -282,11 +308,11 @@ class _Search:
         frac = np.divide(used * 1e6, cap, out=np.zeros_like(used), where=cap > 0)
         return int(np.round((frac * frac / 1e6).sum()))
 
-    def run(self, iters: int) -> None:
-        """``iters`` local search iterations."""
+    def run(self, iters: int, swap_pct: int = _SWAP_PCT) -> None:
+        """``iters`` local search iterations, ``swap_pct`` percent of them swaps."""
         _k.search(
             self.state.static, self.state.dynamic, self.extra, self.rng,
-            self.ctl, self.journal, self.best, iters, _SWAP_PCT,
+            self.ctl, self.journal, self.best, iters, swap_pct,
         )
 
     @property
@@ -334,12 +360,14 @@ def _neighbourhood(search: _Search, rng: np.random.Generator, kind: int) -> tupl
         machines = np.unique(np.concatenate([own, others]))
         return free[:_LNS_PROCESSES], machines
     per_machine = np.bincount(assignment, minlength=m)
-    if kind == 1:
-        over = (np.maximum(usage - safety, 0) * weight).sum(axis=1)
-        first = int(np.argmax(over + rng.random(m)))
-    else:
-        first = int(rng.integers(m))
     order = rng.permutation(m)
+    first = int(rng.integers(m))
+    if kind == 1:  # a costly machine (drawn by cost) with partners that have room
+        over = (np.maximum(usage - safety, 0) * weight).sum(axis=1).astype(float)
+        if over.sum() > 0:
+            first = int(rng.choice(m, p=over / over.sum()))
+        room = (np.maximum(safety - usage, 0) * weight).sum(axis=1) + 1.0
+        order = rng.choice(m, size=m, replace=False, p=room / room.sum())
     chosen = [first]
     total = per_machine[first]
     for j in order:
@@ -668,13 +696,17 @@ def optimise(
     started = time.perf_counter()
     view, native, code = _start(problem, objective)
     search = _Search(view, native, code, seed, max_moves)
+    search.ctl[9] = _SCAN_PCT if code == 0 else 0
+    search.ctl[10] = _EJECT_PCT
     before = int(search.ctl[0])
     rng = np.random.default_rng(seed)
     history = [(0.0, before)]
     counted = iterations is not None
     budget = iterations if counted else np.iinfo(np.int64).max
-    step = max(min(_CHUNK, budget // 50), 4)  # iterations between clock checks
+    step = max(min(_CHUNK, budget // 50), 4)  # iterations per call with a budget
     done = 0
+    rates: dict[int, float] = {}  # iterations per second of each swap share
+    mix = _MoveMix(code != 0 or counted)
 
     def elapsed() -> float:
         return time.perf_counter() - started
@@ -683,63 +715,101 @@ def optimise(
         """Fraction of the budget (iterations or seconds) spent."""
         return done / budget if counted else elapsed() / time_limit
 
+    def over() -> bool:
+        return done >= budget or elapsed() >= time_limit
+
     def note() -> None:
         history.append((elapsed(), search.best_cost))
         if progress is not None:
             progress(*history[-1])
 
-    def local(iters: int) -> None:
+    def local() -> None:
+        """One kernel call of about ``_SLICE`` seconds (or ``step`` iterations)."""
         nonlocal done
+        pct = mix.swap_pct()
+        rate = rates.get(pct, 2_000.0)
+        if counted:
+            iters = int(min(step, budget - done))
+        else:
+            iters = int(max(rate * min(_SLICE, time_limit - elapsed()), 64))
         old = search.best_cost
-        search.run(iters)
+        tic = time.perf_counter()
+        search.run(iters, pct)
+        spent = time.perf_counter() - tic
+        mix.update(search.ctl, spent)
+        if spent > 1e-3:
+            rates[pct] = 0.5 * rate + 0.5 * iters / spent
         done += iters
         if search.best_cost < old:
             note()
 
-    scale = _temperature(search, rng)
-    # plain descent until a chunk brings nothing (at least one chunk, even when the
-    # first call's compilation used up a short time limit)
+    # 1. descent while it pays (each window of _WINDOW of the budget must gain) with
+    # the swap share that won a one-window race from the start; then a probe of
+    # _PROBE windows learns the swap share from the stalled state
     search.ctl[7] = 0
-    local(int(min(step, budget - done)))
-    while share() < _ANNEAL_SHARE and elapsed() < time_limit:
-        old = search.best_cost
-        local(int(min(step, budget - done)))
-        if search.best_cost == old:
-            break
-    # annealing runs from the best state, each cooling 1000-fold; one more run per
-    # _RESTART_SECONDS of budget
+    start, start_cost = search.state.assignment.copy(), int(search.ctl[0])
+    ends = []  # a race: each arm descends one window from the start
+    for arm in range(len(_MIX_ARMS)):
+        if arm:
+            search.reset_to(start, start_cost)
+        mix.forced = arm
+        mark = share()
+        local()  # at least one call, even when compiling used up the budget
+        while not over() and share() < mark + _WINDOW:
+            local()
+        ends.append((int(search.ctl[0]), arm, search.state.assignment.copy()))
+    cost_mark, mix.forced, state = min(ends, key=lambda end: end[:2])
+    search.reset_to(state, cost_mark)
+    mark = share()
+    while not over() and share() < _DESCENT_SHARE:
+        local()
+        if share() - mark >= _WINDOW:
+            if cost_mark - search.best_cost <= cost_mark * _STILL_DESCENDING:
+                break
+            mark, cost_mark = share(), search.best_cost
+    mix.forced = None
+    mark = share()
+    while not over() and share() < mark + _PROBE * _WINDOW:
+        local()
+    # 2. annealing runs from the best state, each cooling _COOLING-fold; one run per
+    # _RESTART_SECONDS (or _RESTART_ITERATIONS) of what is left
     first = share()
-    runs = 1 + int(
-        budget // _RESTART_ITERATIONS if counted else time_limit // _RESTART_SECONDS
-    )
-    span = (_ANNEAL_SHARE - first) / runs
+    left = _ANNEAL_SHARE - first
+    runs = 1 + max(int(
+        left * budget // _RESTART_ITERATIONS if counted
+        else left * time_limit // _RESTART_SECONDS
+    ), 0)
+    span = max(left, 0.0) / runs
     for k in range(runs):
         end = first + (k + 1) * span
+        if over() or share() >= end:
+            continue
         search.reset_to(search.best_assignment(), search.best_cost)
+        heat = _HEAT * _temperature(search, rng)
         search.ctl[7] = 2
         begin = share()
-        while share() < end and elapsed() < time_limit:
+        while share() < end and not over():
             cooled = (share() - begin) / max(end - begin, 1e-9)
-            search.ctl[8] = int(_HEAT * scale * _COOLING ** cooled)
-            local(int(min(step // 2, budget - done)))
-    # then exact repair of neighbourhoods around the best state, with plain descent
+            search.ctl[8] = int(heat * _COOLING ** cooled)
+            local()
+    # 3. exact repair of neighbourhoods around the best state, with plain descent
     search.reset_to(search.best_assignment(), search.best_cost)
     search.ctl[7] = 0
     fails = 0  # sub-problems get longer limits while nothing improves
-    while done < budget and elapsed() < time_limit:
+    while not over():
         old = search.best_cost
-        local(int(min(step // 4, budget - done)))
+        local()
         if old - search.best_cost > old * _STILL_DESCENDING:
             continue  # descent still pays; exact repair only once it stalls
         if code == 0:
-            left = time_limit - elapsed()
-            if left <= 0.05:
+            left_s = time_limit - elapsed()
+            if left_s <= 0.05:
                 break
             limit = 0.5 * 2 ** min(fails // 10, 4)
             if view.n * view.m <= _WHOLE and not counted:
-                limit = left  # one exact solve of the whole instance
+                limit = left_s  # one exact solve of the whole instance
             gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
-                search, rng, seconds=left if counted else min(limit, left),
+                search, rng, seconds=left_s if counted else min(limit, left_s),
                 workers=workers, deterministic=limit if counted else None,
             )
             fails = 0 if gain < 0 else fails + 1
@@ -748,10 +818,60 @@ def optimise(
     return _result(view, search, started, history, before)
 
 
-def _temperature(search: _Search, rng: np.random.Generator) -> float:
-    """Temperature scale: the 90th percentile of |move cost| at the current state.
+class _MoveMix:
+    """Swap-heavy or shift-heavy kernel calls, by which wins more per second.
 
-    Samples the cost change of moving up to 200 random processes to every machine.
+    Each kernel call uses one of the arms ``_MIX_ARMS`` (percent of swaps). The cost
+    decrease its moves won (the kernel's counters) over its seconds gives a decayed
+    rate per arm; each arm gets the share of the time its rate earns, between
+    _MIX_FLOOR and 1 - _MIX_FLOOR. ``fixed`` (an iteration budget or another
+    objective) keeps ``_SWAP_PCT`` for a run that depends on the seed only.
+    """
+
+    def __init__(self, fixed: bool) -> None:
+        self.fixed = fixed
+        self.arm = 0
+        self.gain = np.ones(len(_MIX_ARMS))  # decayed gain and seconds per arm
+        self.time = np.full(len(_MIX_ARMS), 1e-3)
+        self.spent = np.full(len(_MIX_ARMS), 1e-3)  # decayed seconds of every call
+        self.seen = 0
+        self.forced: int | None = None
+
+    def swap_pct(self) -> int:
+        """Percent of iterations that are swaps for the next kernel call."""
+        if self.fixed:
+            return _SWAP_PCT
+        if self.forced is not None:
+            self.arm = self.forced
+            return _MIX_ARMS[self.arm]
+        rate = self.gain / self.time
+        target = np.clip(rate / rate.sum(), _MIX_FLOOR, 1 - _MIX_FLOOR)
+        spent = self.spent / self.spent.sum()
+        self.arm = int(np.argmax(target - spent))
+        return _MIX_ARMS[self.arm]
+
+    def update(self, ctl: np.ndarray, seconds: float) -> None:
+        """Credit the last kernel call's cost decrease and seconds to its arm.
+
+        Only descent calls count (annealing's decreases undo its own rises); while
+        annealing, the shares learnt in the descents before stay.
+        """
+        won = int(ctl[11] + ctl[12])
+        if ctl[7] == 0:
+            self.gain *= _MIX_DECAY
+            self.time *= _MIX_DECAY
+            self.gain[self.arm] += won - self.seen
+            self.time[self.arm] += seconds
+        self.spent *= _MIX_DECAY
+        self.spent[self.arm] += seconds
+        self.seen = won
+
+
+def _temperature(search: _Search, rng: np.random.Generator) -> float:
+    """Temperature scale: the 10th percentile of the cost rises of allowed moves.
+
+    Samples the cost change of moving up to 200 random processes to every machine
+    at the current state; 1 when no move raises the cost.
     """
     from ..datasets import roadef
 
@@ -768,11 +888,12 @@ def _temperature(search: _Search, rng: np.random.Generator) -> float:
             ])
             allowed = np.ones(m, bool)
         allowed[search.state.assignment[p]] = False
-        changes.append(np.abs(delta[allowed]))
+        changes.append(delta[allowed])
     values = np.concatenate(changes) if changes else np.zeros(0)
-    if values.shape[0] == 0:
+    rises = values[values > 0]
+    if rises.shape[0] == 0:
         return 1.0
-    return max(float(np.percentile(values, 90)), 1.0)
+    return max(float(np.percentile(rises, 10)), 1.0)
 
 
 def hill_climb(problem: Problem, time_limit: float, seed: int = 0) -> ReassignResult:
@@ -788,7 +909,7 @@ def hill_climb(problem: Problem, time_limit: float, seed: int = 0) -> ReassignRe
     history = [(0.0, before)]
     while time.perf_counter() - started < time_limit:
         old = search.best_cost
-        search.run(_CHUNK)
+        search.run(_CHUNK, _BASELINE_SWAP_PCT)
         if search.best_cost < old:
             history.append((time.perf_counter() - started, search.best_cost))
     return _result(view, search, started, history, before)

@@ -306,3 +306,41 @@ def test_exact_repair_of_the_whole_instance_is_optimal():
         a[p] = j
     assert roadef.check(problem, a) == []
     assert roadef.cost(problem, a).total == _brute_force(problem)
+
+
+@given(
+    feasible_instances(), st.integers(0, 3), st.sampled_from([0, 1, 2]),
+    st.sampled_from([0, 50, 100]), st.sampled_from([0, 40, 100]),
+    st.sampled_from([0, 50]),
+)
+@settings(max_examples=25)
+def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, eject):
+    """Every accepted move keeps the rules and the running cost equals the official.
+
+    Covers every acceptance mode and mix of random, scanning and ejection moves. Also
+    the kernel's move delta equals the official one for every process and
+    machine, at the start and after the search.
+    """
+    from solver.engines import _reassign_kernels as kernels
+
+    problem = _read(inst)
+    search = reassign._Search(problem, True, 0, seed, None)
+    static, dynamic = search.state.static, search.state.dynamic
+
+    def deltas_agree():
+        for p in range(problem.n):
+            for m in range(problem.m):
+                ours = kernels.delta_of(static, dynamic, search.extra, p, m)
+                assert ours == roadef.move_delta(search.state, p, m)
+
+    deltas_agree()
+    search.ctl[7] = mode
+    search.ctl[8] = 5
+    search.ctl[9] = scan
+    search.ctl[10] = eject
+    search.run(300, swap)
+    assignment = search.state.assignment
+    assert roadef.check(problem, assignment) == []
+    assert search.ctl[0] == roadef.cost(problem, assignment).total
+    assert search.best_cost == roadef.cost(problem, search.best_assignment()).total
+    deltas_agree()
