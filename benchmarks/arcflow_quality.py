@@ -3,7 +3,8 @@
 Usage: ``python benchmarks/arcflow_quality.py hard28 falkenauer_u --time-limit 10
 --stride 3`` runs every third instance of each family and prints a Markdown table:
 instances, proven optimal, objective equal to the known optimum, median and maximum
-seconds, median graph size (arcs) and how many instances the engine declined.
+seconds, median graph size (arcs) and how many instances the engine declined;
+``--verbose`` adds a line per instance (time, status, objective, bound, last stage).
 Families are folder names under ``bpplib/`` or ``vbp_vectorpack/`` of the data folder.
 """
 
@@ -68,7 +69,9 @@ def check(problem: Problem, assignment: np.ndarray) -> bool:
     return bool((loads <= problem.capacity[0]).all())
 
 
-def run_family(family: str, time_limit: float, stride: int, backend: str) -> dict:
+def run_family(
+    family: str, time_limit: float, stride: int, backend: str, verbose: bool = False
+) -> dict:
     """Solve every ``stride``-th instance of ``family``; returns one table row."""
     files, optima = family_files(family)
     files = files[::stride]
@@ -81,6 +84,14 @@ def run_family(family: str, time_limit: float, stride: int, backend: str) -> dic
         began = time.perf_counter()
         result = solve_arcflow(problem, time_limit=time_limit, backend=backend)
         seconds.append(time.perf_counter() - began)
+        if verbose:
+            print(
+                f"{path.stem}: {seconds[-1]:.2f} s",
+                "declined" if result is None else
+                f"{result.status} {result.objective} >= {result.bound} "
+                f"({result.backend}), known {optima.get(path.stem)}",
+                flush=True,
+            )
         if result is None:
             declined += 1
             continue
@@ -111,10 +122,17 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--backend", default="scip", choices=sorted(BACKENDS))
+    parser.add_argument(
+        "--verbose", action="store_true", help="print a line per instance"
+    )
     args = parser.parse_args()
     rows = []
     for family in args.families:
-        rows.append(run_family(family, args.time_limit, args.stride, args.backend))
+        rows.append(
+            run_family(
+                family, args.time_limit, args.stride, args.backend, args.verbose
+            )
+        )
         print(f"done: {rows[-1]}", flush=True)
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")

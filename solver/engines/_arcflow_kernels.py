@@ -523,3 +523,108 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
         best_total = min(best_total, total)
     clock[0] = base + iterations
     return total <= 1e-12
+
+
+@njit(cache=True)
+def profit_to_sink(order, out_start, out_arcs, arcs, profit, sink):
+    """Most profitable path from every node to the sink, -inf where there is none.
+
+    ``order`` lists nodes so that every arc's tail comes before its head; ``out_arcs``
+    holds arc ids grouped by tail (CSR with ``out_start``).
+    """
+    n = order.shape[0]
+    best = np.full(n, -np.inf)
+    best[sink] = 0.0
+    for k in range(n - 1, -1, -1):
+        u = order[k]
+        for p in range(out_start[u], out_start[u + 1]):
+            a = out_arcs[p]
+            v = arcs[a, 1]
+            if best[v] == -np.inf:
+                continue
+            value = best[v]
+            if arcs[a, 2] >= 0:
+                value += profit[arcs[a, 2]] * arcs[a, 3]
+            if value > best[u]:
+                best[u] = value
+    return best
+
+
+@njit(cache=True)
+def enumerate_paths(
+    out_start, out_arcs, arcs, profit, to_sink, source, sink, threshold, key, limit,
+    max_steps,
+):
+    """Distinct item counts of the source-to-sink paths of profit >= ``threshold``.
+
+    Depth-first search pruned by ``to_sink`` (from :func:`profit_to_sink`); patterns
+    reached by several paths are told apart by the sum of ``key[t]`` (random int64 per
+    type) times copies. Returns (counts, patterns, complete): ``counts`` int32 (rows >=
+    patterns, one column per type) holds one pattern per row; ``complete`` is False
+    when ``limit`` patterns or ``max_steps`` arcs were reached first.
+    """
+    n = out_start.shape[0] - 1
+    t_count = key.shape[0]
+    node = np.empty(n + 1, np.int64)
+    pos = np.empty(n + 1, np.int64)
+    gain = np.empty(n + 1)
+    code = np.zeros(n + 1, np.int64)
+    via = np.empty(n + 1, np.int64)
+    counts = np.zeros((64, t_count), np.int32)
+    seen = np.zeros(4 * limit + 4, np.int64)
+    used = np.zeros(4 * limit + 4, np.bool_)
+    mask = seen.shape[0]
+    patterns = 0
+    steps = 0
+    depth = 0
+    node[0] = source
+    pos[0] = out_start[source]
+    gain[0] = 0.0
+    while depth >= 0:
+        u = node[depth]
+        if u == sink:
+            h = code[depth]
+            slot = (h ^ (h >> 29)) % mask
+            while used[slot] and seen[slot] != h:
+                slot = (slot + 1) % mask
+            if not used[slot]:
+                if patterns == limit:
+                    return counts, patterns, False
+                used[slot] = True
+                seen[slot] = h
+                if patterns == counts.shape[0]:
+                    grown = np.zeros((2 * patterns, t_count), np.int32)
+                    grown[:patterns] = counts
+                    counts = grown
+                for i in range(depth):
+                    a = via[i]
+                    if arcs[a, 2] >= 0:
+                        counts[patterns, arcs[a, 2]] += arcs[a, 3]
+                patterns += 1
+            depth -= 1
+            continue
+        advanced = False
+        while pos[depth] < out_start[u + 1]:
+            steps += 1
+            if steps > max_steps:
+                return counts, patterns, False
+            a = out_arcs[pos[depth]]
+            pos[depth] += 1
+            v = arcs[a, 1]
+            g = gain[depth]
+            c = code[depth]
+            if arcs[a, 2] >= 0:
+                g += profit[arcs[a, 2]] * arcs[a, 3]
+                c += key[arcs[a, 2]] * arcs[a, 3]
+            if g + to_sink[v] >= threshold:
+                via[depth] = a
+                depth += 1
+                node[depth] = v
+                pos[depth] = out_start[v]
+                gain[depth] = g
+                code[depth] = c
+                advanced = True
+                break
+        if not advanced:
+            depth -= 1
+    return counts, patterns, True

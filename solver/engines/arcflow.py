@@ -8,6 +8,10 @@ graph compression, nodes are relabelled with "capacity minus the longest path to
 sink" and merged, then relabelled with "longest path from the source" and merged again.
 A source-to-sink path is a feasible machine pattern; the minimum flow covering every
 demand is an optimal packing; its LP relaxation (rounded up) is a strong lower bound.
+The LP is solved by column generation over the patterns; then every pattern whose
+reduced cost fits the gap between the bound and the LP is enumerated over the graph,
+and the covering program over them (price-and-branch) either finds a packing meeting
+the bound or, when the enumeration is complete, proves the bound one higher.
 
 The exact model grows with the number of distinct reachable loads, so construction stops
 at a size or time budget and the caller falls back to the assignment model.
@@ -39,6 +43,25 @@ _MBS_NODES = 20_000
 _PERTURB = 0.3
 #: Time the tabu search may spend on one residual problem of LP rounding.
 _RESIDUAL_SECONDS = 0.3
+#: Most seconds one round of perturbed MBS' and tabu search may take: on instances
+#: they do not settle at once, price-and-branch is the better use of the time.
+_IMPROVE_SECONDS = 2.0
+#: Fewest seconds the integer flow program is started with.
+_FLOW_MIN_SECONDS = 1.0
+#: Share of its time left a solver call is told, for presolve and time checks that
+#: overrun the limit and for mapping the answer back.
+_SOLVER_SHARE = 0.9
+#: Most patterns the reduced-cost enumeration lists, and most cells of their table.
+_ENUM_LIMIT = 50_000
+_ENUM_CELLS = 10_000_000
+#: Most arcs the enumeration's depth-first search may follow.
+_ENUM_STEPS = 50_000_000
+#: Patterns and search steps per second of budget (a quarter of the speed measured,
+#: so the enumeration and the model build keep within the budget).
+_ENUM_PER_SECOND = 5_000
+_ENUM_STEPS_PER_SECOND = 5_000_000
+#: Shares of the reduced-cost gap tried in turn until the enumeration completes.
+_ENUM_SHARES = (1.0, 0.25, 0.05, 0.0)
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,9 @@ class _Graph:
     sink: int
     step2_arcs: int
     order: np.ndarray  # nodes in topological order
+    # the graph before compression plus one sink after its last level: one path per
+    # pattern, nodes numbered in topological order, the sink last
+    uncompressed: np.ndarray  # int64 (a, 4)
 
     def pricing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Topological order and the incoming-arc CSR used by the pricing kernel."""
@@ -168,15 +194,22 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return rows, np.zeros(0, np.int64)
     low = rows.min(axis=0)
     span = rows.max(axis=0) - low + 1
-    if math.prod(int(x) for x in span) >= 2**62:
-        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
-        return uniq, inverse.reshape(-1)
-    weight = np.ones(rows.shape[1], np.int64)
-    for j in range(rows.shape[1] - 2, -1, -1):
-        weight[j] = weight[j + 1] * span[j + 1]
+    exact = math.prod(int(x) for x in span) < 2**62
+    if exact:
+        weight = np.ones(rows.shape[1], np.int64)
+        for j in range(rows.shape[1] - 2, -1, -1):
+            weight[j] = weight[j + 1] * span[j + 1]
+    else:
+        # a random 64-bit hash (wrapping), checked below: sorting rows as records
+        # is an order of magnitude slower
+        weight = np.random.default_rng(7).integers(1, 2**62, rows.shape[1])
     keys = (rows - low) @ weight
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return rows[first], inverse.reshape(-1)
+    inverse = inverse.reshape(-1)
+    if not exact and (rows[first][inverse] != rows).any():
+        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    return rows[first], inverse
 
 
 def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
@@ -186,12 +219,20 @@ def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
     state = kernels.new_graph(d, 1024)
     for t in range(weights.shape[0]):
         copies = int(min(items.demands[t], _fit_count(weights[t], cap)))
+        began = time.perf_counter()
         state = kernels.add_level(*state, weights[t], copies, cap, t, max_arcs)
-        if state[3][1] > max_arcs or time.perf_counter() > deadline:
+        now = time.perf_counter()
+        # levels only grow: stop when the next one would likely end past the deadline
+        if state[3][1] > max_arcs or now + 2 * (now - began) > deadline:
             return None
     _loads, _, arcs, counts = state
     n_nodes, n_arcs = int(counts[0]), int(counts[1])
     arcs = np.ascontiguousarray(arcs[:n_arcs])
+    last = np.arange(int(counts[2]), n_nodes, dtype=np.int64)
+    to_sink = np.stack(
+        [last, np.full_like(last, n_nodes), np.full_like(last, -1), 0 * last], axis=1
+    )
+    uncompressed = np.ascontiguousarray(np.concatenate([arcs, to_sink]))
 
     # main compression: capacity minus the longest path to the sink; a node's level
     # only grows along arcs, so decreasing ids are a reverse topological order
@@ -210,12 +251,15 @@ def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
     order = np.argsort(labels.sum(axis=1), kind="stable").astype(np.int64)
     psi = kernels.label_from_source(order, in_start, in_arcs, arcs, weights, source)
     labels, inverse, arcs = _merge(psi, arcs)
+    if time.perf_counter() > deadline:
+        return None
     return _Graph(
         arcs=arcs,
         nodes=labels.shape[0],
         source=int(inverse[source]),
         sink=int(inverse[sink]),
         step2_arcs=n_arcs,
+        uncompressed=uncompressed,
         order=np.argsort(labels.sum(axis=1), kind="stable").astype(np.int64),
     )
 
@@ -226,18 +270,20 @@ def _fit_count(weight: np.ndarray, cap: np.ndarray) -> int:
 
 
 def arcflow_size_estimate(
-    problem: Problem, *, max_arcs: int = ARC_BUDGET
+    problem: Problem, *, max_arcs: int = ARC_BUDGET, seconds: float = 5.0
 ) -> int | None:
     """Arcs of the compressed arc-flow graph, or None when the model does not apply.
 
-    None also means the graph would exceed ``max_arcs`` before compression (or five
-    seconds of construction), i.e. :func:`solve_arcflow` would give up as well.
+    None also means the graph would exceed ``max_arcs`` before compression or could
+    not be built and compressed within ``seconds``, i.e. :func:`solve_arcflow` would
+    give up as well.
     """
+    began = time.perf_counter()
     items = _items(problem)
     if items is None:
         return None
     _warm_kernels()
-    graph = _build(items, max_arcs, time.perf_counter() + 5.0)
+    graph = _build(items, max_arcs, began + seconds)
     return None if graph is None else graph.size
 
 
@@ -255,6 +301,14 @@ def _warm_kernels() -> None:
     first = np.zeros(1, np.int64)
     kernels.minimum_bin_slack(one, np.ones(1, np.int64), twice, first, 9)
     kernels.target_search(one, twice, first.copy(), 1, first.copy(), first.copy(), 0, 1)
+    out_start, out_arcs = _csr(graph.arcs[:, 0], graph.nodes)
+    to_sink = kernels.profit_to_sink(
+        order, out_start, out_arcs, graph.arcs, np.ones(1), graph.sink
+    )
+    kernels.enumerate_paths(
+        out_start, out_arcs, graph.arcs, np.ones(1), to_sink, graph.source,
+        graph.sink, 0.0, np.ones(1, np.int64), 10, 100,
+    )
 
 
 def _lower_bound(items: _Items) -> int:
@@ -441,6 +495,7 @@ class _Master:
         self.columns: list[list[int]] = []
         self.vars: list = []
         self.farley = 0.0
+        self.duals = np.zeros(len(self.rows))
         self.per_round = _COLUMNS_PER_ROUND
         for pattern in patterns:
             self.add(pattern)
@@ -476,6 +531,7 @@ class _Master:
             )
             self.farley = max(self.farley, value / max(best[g.sink], 1.0))
             if best[g.sink] <= 1 + 1e-9:
+                self.duals = duals
                 return value
             self._add_best(best, pred, duals)
         return None
@@ -593,6 +649,93 @@ def _complete(
     return _target_search(sub, start, target, until, seed)
 
 
+def _price_and_branch(
+    graph: _Graph,
+    items: _Items,
+    duals: np.ndarray,
+    target: int,
+    deadline: float,
+    seed: int,
+) -> tuple[list[list[int]] | None, bool]:
+    """A packing into ``target`` machines from the patterns that can be part of one.
+
+    With optimal duals ``pi`` of the LP, a packing into ``target`` machines uses only
+    patterns ``a`` whose reduced cost ``1 - pi.a`` is at most ``target - b.pi`` (the
+    reduced costs of its patterns add up to at most that gap). Those patterns are
+    enumerated over the graph and the covering program over them is solved by SCIP,
+    so when the enumeration is complete the program is exact. When they are too many,
+    those within a smaller share of the gap are used (a heuristic then). Returns (the
+    packing or None, whether ``target`` machines are proven too few).
+    """
+    from ortools.linear_solver import pywraplp
+
+    t_count = items.demands.shape[0]
+    gap = target - float(items.demands @ duals)
+    # the uncompressed graph has one path per pattern, so no pattern is met twice
+    arcs = graph.uncompressed
+    sink = int(arcs[-1, 1])
+    order = np.arange(sink + 1, dtype=np.int64)
+    out_start, out_arcs = _csr(arcs[:, 0], sink + 1)
+    to_sink = kernels.profit_to_sink(order, out_start, out_arcs, arcs, duals, sink)
+    key = np.random.default_rng(7).integers(1, 2**62, t_count, dtype=np.int64)
+    tol = 1e-6 * (target + 1)
+    # too many patterns: the ones of smallest reduced cost (not exact any more)
+    for share in _ENUM_SHARES:
+        left = max(deadline - time.perf_counter(), 0.0) / len(_ENUM_SHARES)
+        limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
+        limit = int(min(limit, 1000 + _ENUM_PER_SECOND * left))
+        steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * left))
+        columns, found, complete = kernels.enumerate_paths(
+            out_start, out_arcs, arcs, duals, to_sink, 0, sink,
+            1.0 - share * gap - tol, key, limit, steps,
+        )
+        if complete:
+            break
+    exact = complete and share == 1.0
+    columns = columns[:found]
+    columns = columns[columns.any(axis=1)]
+    if columns.shape[0] == 0 or time.perf_counter() > deadline:
+        return None, exact and columns.shape[0] == 0
+    # a surplus s of type i costs pi_i * s of the same gap
+    surplus = np.floor((gap + tol) / np.maximum(duals, 1e-12))
+    upper = items.demands + np.minimum(surplus, items.demands * target)
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    rows = [
+        solver.Constraint(float(b), float(u))
+        for b, u in zip(items.demands, upper, strict=True)
+    ]
+    total = solver.Constraint(0.0, float(target))
+    amount = []
+    for k, column in enumerate(columns):
+        if k % 1024 == 0 and time.perf_counter() > deadline:
+            return None, False
+        x = solver.IntVar(0.0, float(target), f"p[{k}]")
+        for t in np.flatnonzero(column).tolist():
+            rows[t].SetCoefficient(x, float(column[t]))
+        total.SetCoefficient(x, 1.0)
+        solver.Objective().SetCoefficient(x, 1.0)
+        amount.append(x)
+    solver.Objective().SetMinimization()
+    left = deadline - time.perf_counter()
+    if left < 0.05:
+        return None, False
+    if left < math.inf:
+        solver.SetTimeLimit(max(1, int(_SOLVER_SHARE * left * 1000)))
+    solver.SetSolverSpecificParametersAsString(
+        f"randomization/randomseedshift = {seed}\n"
+    )
+    status = solver.Solve()
+    if status == pywraplp.Solver.INFEASIBLE:
+        return None, exact
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return None, False
+    patterns = []
+    for x, column in zip(amount, columns, strict=True):
+        pattern = np.repeat(np.arange(t_count), column).tolist()
+        patterns.extend([pattern] * round(x.solution_value()))
+    return _fix([(p, 1) for p in patterns], items.demands.copy()), False
+
+
 class _FlowModel:
     """Min-flow program over the compressed graph, through ``ortools.linear_solver``.
 
@@ -640,6 +783,7 @@ class _FlowModel:
         """Integer flow with ``low <= z <= high``: (outcome, flows, best bound)."""
         from ortools.linear_solver import linear_solver_pb2
 
+        began = time.perf_counter()
         proto = linear_solver_pb2.MPModelProto()
         self.lp.ExportModelToProto(proto)
         for var in proto.variable:
@@ -647,12 +791,11 @@ class _FlowModel:
         proto.variable[0].lower_bound = low
         proto.variable[0].upper_bound = high
         solver = self.pywraplp.Solver.CreateSolver(BACKENDS[backend])
-        began = time.perf_counter()
         solver.LoadModelFromProto(proto)
         seconds -= time.perf_counter() - began
         if seconds < 0.05:
             return "unknown", None, float(low)
-        solver.SetTimeLimit(max(1, int(seconds * 1000)))
+        solver.SetTimeLimit(max(1, int(_SOLVER_SHARE * seconds * 1000)))
         solver.SetNumThreads(max(1, workers))
         if backend == "scip":
             solver.SetSolverSpecificParametersAsString(
@@ -692,16 +835,17 @@ def solve_arcflow(
 
     Stages, each stopped by the clock: first fit, best fit and MBS' packings; a tabu
     search for a packing meeting the L2 bound; the graph and its LP bound (column
-    generation); perturbed MBS' and the tabu search aimed at that bound; LP diving;
-    the integer flow program on ``backend`` with the time left. The result is the best
+    generation); perturbed MBS' and the tabu search aimed at that bound;
+    price-and-branch over the patterns of small reduced cost (SCIP); LP diving; the
+    integer flow program on ``backend`` with the time left. The result is the best
     packing found with the best bound proven.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; use one of {sorted(BACKENDS)}")
-    _warm_kernels()
     start = time.perf_counter()
+    _warm_kernels()
     # a margin for the last solver call to hand back and the packing to be mapped
-    end = start + time_limit - min(0.5, 0.05 * time_limit)
+    end = start + time_limit - min(1.0, 0.08 * time_limit)
     items = _items(problem)
     if items is None:
         return None
@@ -729,19 +873,19 @@ def solve_arcflow(
 
     def improve(target: int, share: float) -> None:
         """Perturbed MBS' then the tabu search for ``target`` bins, in ``share`` of
-        the time left."""
+        the time left (at most ``_IMPROVE_SECONDS``)."""
         nonlocal incumbent, stage
         if len(incumbent) <= target:
             return
         now = time.perf_counter()
-        until = now + share * max(end - now, 0.0)
+        until = now + min(share * max(end - now, 0.0), _IMPROVE_SECONDS)
         found = _perturbed_mbs(items, target, now + 0.2 * (until - now), seed, 50)
         if found is None:
             found = _target_search(items, incumbent, target, until, seed)
         if found is not None and len(found) < len(incumbent):
             incumbent, stage = found, "heuristic"
 
-    improve(bound, 0.2)
+    improve(bound, 0.1)
     if len(incumbent) <= bound:
         return result("optimal", incumbent)
     now = time.perf_counter()
@@ -755,7 +899,23 @@ def solve_arcflow(
     bound = max(bound, math.ceil(lp_value - _EPS))
     if bound > problem.m:
         return None
-    improve(bound, 0.4)
+    improve(bound, 0.1)
+    # price-and-branch over the patterns whose reduced cost fits the gap to the bound;
+    # a complete enumeration with no packing proves the bound one higher
+    for _ in range(2):
+        if relaxed is None or len(incumbent) <= bound:
+            break
+        now = time.perf_counter()
+        found, too_few = _price_and_branch(
+            graph, items, master.duals, bound, now + 0.7 * max(end - now, 0.0), seed
+        )
+        if found is not None and len(found) < len(incumbent):
+            incumbent, stage = found, "arcflow-pricing"
+        if not too_few:
+            break
+        bound += 1
+        if bound > problem.m:
+            return None
     # dives with one and with several new columns per round find different packings
     dive_end = time.perf_counter() + 0.3 * max(end - time.perf_counter(), 0.0)
     for per_round in (_COLUMNS_PER_ROUND, 1, _COLUMNS_PER_ROUND, 1):
@@ -777,9 +937,12 @@ def solve_arcflow(
 
     # ask for a packing strictly better than the incumbent, no better than the bound
     high = min(len(incumbent), problem.m + 1) - 1
-    model = _FlowModel.build(graph, items, high + 1, end)
+    # the solvers' presolve overruns short time limits: skip the program then
+    model = None
+    if end - time.perf_counter() > 2 * _FLOW_MIN_SECONDS:
+        model = _FlowModel.build(graph, items, high + 1, end)
     left = end - time.perf_counter()
-    if model is not None and left > 0.05:
+    if model is not None and left > _FLOW_MIN_SECONDS:
         outcome, flow, best = model.integer(bound, high, backend, left, workers, seed)
         if outcome == "infeasible":
             bound = high + 1

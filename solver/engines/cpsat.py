@@ -49,6 +49,10 @@ _BUILD_SECONDS_PER_VAR = 2e-4
 #: share when the arc-flow graph is small.
 VBP_SHARE = 0.6
 VBP_SHARE_SMALL = 0.2
+#: Longest the arc-flow graph may take to build when measuring it, in seconds and as a
+#: share of the time left.
+ESTIMATE_SECONDS = 5.0
+ESTIMATE_SHARE = 0.25
 FORMULATIONS = ("auto", "assignment", "arcflow")
 MOVE_WEIGHTS = ("count", "size")
 _LOG_LINE = re.compile(r"^#(\w+)\s+([\d.]+)s\s+best:(\S+)\s+next:\[([^,\]]*)")
@@ -185,20 +189,26 @@ def solve_model(
     return solver, status
 
 
-def _arcflow_size(problem: Problem, max_arcs: int | None = None) -> int | None:
+def _arcflow_size(
+    problem: Problem, max_arcs: int | None = None, seconds: float = ESTIMATE_SECONDS
+) -> int | None:
     """Size of the arc-flow graph when that formulation applies, else None (also when
-    the graph would exceed ``max_arcs``, which keeps the estimate itself cheap)."""
+    the graph would exceed ``max_arcs`` or take over ``seconds`` to build, which keeps
+    the estimate itself cheap)."""
     try:
         from .arcflow import arcflow_size_estimate
     except ImportError:
         return None
     if max_arcs is None:
-        return arcflow_size_estimate(problem)
-    return arcflow_size_estimate(problem, max_arcs=max_arcs)
+        return arcflow_size_estimate(problem, seconds=seconds)
+    return arcflow_size_estimate(problem, max_arcs=max_arcs, seconds=seconds)
 
 
 def choose_formulation(
-    problem: Problem, assignment_size: int, formulation: str
+    problem: Problem,
+    assignment_size: int,
+    formulation: str,
+    time_left: float | None = None,
 ) -> tuple[str, float]:
     """The formulation to start with and the share of the time left it gets.
 
@@ -206,14 +216,18 @@ def choose_formulation(
     instances within a fraction of a second. It gets all the time when its graph is
     smaller than the assignment model, a third otherwise (few large items per
     machine, where the assignment model tends to be stronger); the assignment model
-    then goes on from its packing and bound.
+    then goes on from its packing and bound. Building the graph to measure it takes
+    at most ``ESTIMATE_SHARE`` of ``time_left`` (and ``ESTIMATE_SECONDS``).
     """
     if formulation == "assignment":
         return "assignment", 0.0
     # a graph several times the assignment model is not worth building; the cap also
     # bounds the time the estimate (construction and compression) takes
     budget = None if formulation == "arcflow" else max(100_000, 5 * assignment_size)
-    size = _arcflow_size(problem, budget)
+    seconds = ESTIMATE_SECONDS
+    if time_left is not None:
+        seconds = min(seconds, ESTIMATE_SHARE * time_left)
+    size = _arcflow_size(problem, budget, seconds)
     if size is None:
         if formulation == "arcflow":
             raise InvalidProblem(
@@ -386,7 +400,9 @@ class CpsatEngine:
         if objective == "min-machines":
             n_types = np.unique(problem.requests, axis=0).shape[0]
             size = n_types * min(problem.m, cap)
-            first, share = chosen or choose_formulation(problem, size, self.formulation)
+            first, share = chosen or choose_formulation(
+                problem, size, self.formulation, self._remaining(limit, start)
+            )
             if first == "arcflow":
                 left = self._remaining(limit, start)
                 solved = _solve_arcflow(
@@ -492,7 +508,10 @@ class CpsatEngine:
             return np.asarray(best, np.int64), lb, None
         n_types = np.unique(problem.requests, axis=0).shape[0]
         chosen = choose_formulation(
-            problem, n_types * min(problem.m, used), self.formulation
+            problem,
+            n_types * min(problem.m, used),
+            self.formulation,
+            self._remaining(limit, start),
         )
         total = 30.0 if limit is None else limit
         budget = (VBP_SHARE_SMALL if chosen == ("arcflow", 1.0) else VBP_SHARE) * total

@@ -164,6 +164,86 @@ def test_target_search_finds_valid_packings(instance, seed: int) -> None:
         )
 
 
+def all_path_patterns(graph, t_count: int) -> list[tuple[tuple[int, ...], float]]:
+    """Every source-to-sink path of the graph as (item counts, profit), plain Python."""
+    out: dict[int, list[int]] = {}
+    for a, u in enumerate(graph.arcs[:, 0].tolist()):
+        out.setdefault(u, []).append(a)
+    found = []
+
+    def walk(u: int, counts: list[int]) -> None:
+        if u == graph.sink:
+            found.append(tuple(counts))
+            return
+        for a in out.get(u, []):
+            _, v, t, c = graph.arcs[a].tolist()
+            if t >= 0:
+                counts[t] += c
+            walk(v, counts)
+            if t >= 0:
+                counts[t] -= c
+
+    walk(graph.source, [0] * t_count)
+    return found
+
+
+@given(typed_items(), st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5),
+       st.floats(-0.5, 1.5))
+def test_path_enumeration_matches_plain_search(instance, profit, threshold) -> None:
+    """The pruned enumeration lists exactly the distinct patterns of the graph's
+    paths whose profit reaches the threshold, each once."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    t_count = len(demands)
+    duals = np.array(profit[:t_count])
+    expected = {
+        c for c in all_path_patterns(graph, t_count)
+        if float(np.dot(c, duals)) >= threshold
+    }
+    order, _, _ = graph.pricing()
+    out_start, out_arcs = arcflow._csr(graph.arcs[:, 0], graph.nodes)
+    to_sink = kernels.profit_to_sink(
+        order, out_start, out_arcs, graph.arcs, duals, graph.sink
+    )
+    key = np.random.default_rng(1).integers(1, 2**62, t_count, dtype=np.int64)
+    counts, found, complete = kernels.enumerate_paths(
+        out_start, out_arcs, graph.arcs, duals, to_sink, graph.source, graph.sink,
+        threshold, key, 10_000, 10**7,
+    )
+    listed = [tuple(int(x) for x in row) for row in counts[:found]]
+    assert complete
+    assert len(listed) == len(set(listed))
+    assert set(listed) == expected
+
+
+@given(typed_items())
+def test_price_and_branch_is_exact(instance) -> None:
+    """At the rounded-up LP bound, price-and-branch packs into the brute-force optimum
+    when that many bins suffice and proves the bound too low otherwise."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    start = arcflow._greedy(items)
+    master = arcflow._Master(graph, items, start)
+    value = master.optimize(float("inf"))
+    bound = int(np.ceil(value - 1e-6))
+    types = np.repeat(np.arange(len(demands)), demands)
+    optimum = brute_force_bins(weights[types], cap)
+    assert bound <= optimum
+    found, too_few = arcflow._price_and_branch(
+        graph, items, master.duals, bound, float("inf"), 0
+    )
+    assert too_few == (optimum > bound)
+    if optimum == bound:
+        assert found is not None
+        assert len(found) <= bound
+        placed = np.bincount(np.concatenate(found), minlength=len(demands))
+        assert (placed == demands).all()
+        for pattern in found:
+            assert (weights[pattern].sum(axis=0) <= cap).all()
+
+
 @pytest.mark.parametrize("backend", ["highs", "scip", "cpsat"])
 def test_integer_backends_close_the_gap(backend: str) -> None:
     """Each integer back end proves 2 bins infeasible and finds 3 for 6, 6, 6 in 10."""
@@ -270,4 +350,28 @@ def test_bpplib_known_optimum(shared_datasets, family: str, instance: str) -> No
     assert result is not None
     check_packing(problem, result.assignment)
     assert result.bound <= optimum[instance] <= result.objective
+    assert result.objective == optimum[instance]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_shared_data
+@pytest.mark.parametrize(
+    "instance",
+    ["Hard28_BPP13", "Hard28_BPP14"],  # optimum = rounded LP bound, and one above it
+)
+def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> None:
+    """Two Hard28 instances are proven optimal: one by a packing meeting the rounded
+    LP bound, one (non-IRUP) by raising the bound past the LP."""
+    folder = shared_datasets / "bpplib" / "hard28"
+    path = folder / f"{instance}.txt"
+    if not path.exists():
+        pytest.skip(f"{instance} is not in this part of the data")
+    with (folder / "optima.csv").open() as fh:
+        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
+    problem = read_bpplib(path)
+    result = solve_arcflow(problem, time_limit=60.0)
+    assert result is not None
+    check_packing(problem, result.assignment)
+    assert result.bound <= optimum[instance] <= result.objective
+    assert result.status == "optimal"
     assert result.objective == optimum[instance]
