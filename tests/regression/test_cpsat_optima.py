@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import solver
 from solver.datasets import read
+from solver.engines import arcflow
+from solver.model import Containers, Machines, Problem
 
 pytestmark = pytest.mark.needs_shared_data
 
@@ -24,6 +27,23 @@ SLOW = [
     ("bpplib/scholl_2/N1W2B1R0.txt", "auto"),
     ("vbp_vectorpack/panigrahy/class1/class1_20_10_0.vbp", "auto"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_kernels() -> None:
+    """Compile the engines' Numba kernels before the timed solves: on a fresh cache
+    compilation alone can take most of a time limit, which is not what these tests
+    measure."""
+    arcflow._warm_kernels()
+    rng = np.random.default_rng(0)
+    for d in (1, 2):
+        problem = Problem(
+            Machines(np.full((40, d), 100), tuple(f"r{k}" for k in range(d))),
+            Containers(
+                rng.integers(10, 60, size=(40, d)), tuple(f"r{k}" for k in range(d))
+            ),
+        )
+        solver.place(problem, engine="cpsat", workers=1)
 
 
 def solve_and_check(folder: Path, relative: str, formulation: str) -> None:
