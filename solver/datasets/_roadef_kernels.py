@@ -11,6 +11,11 @@ static  = (requests[P,R], capacity[M,R], safety[M,R], transient[R], load_weight[
            move_weights[3])
 dynamic = (assignment[P], usage[M,R], transient_usage[M,R], moved[S], moved_hist[P+1],
            top[1], svc_loc[S,L], svc_nloc[S], svc_nbh[S,N])
+
+``cost_delta``, ``allowed`` and ``apply_arrays`` take the arrays one by one: hot
+loops (the reassignment search) call them without the cost of passing the tuples; the
+tuple entry points ``move_delta``, ``move_allowed`` and ``apply_move`` unpack and call
+them.
 """
 
 from __future__ import annotations
@@ -19,31 +24,28 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pos(x):
     return x if x > 0 else 0
 
 
-@njit(cache=True)
-def move_delta(static, dynamic, p, m):
+@njit(cache=True, inline="always")
+def cost_delta(requests, capacity, safety, load_weight, balance, balance_weight,
+               pmc, mmc, service, initial, move_weights, assignment, usage, moved,
+               moved_hist, top, p, m):
     """Change of the weighted ROADEF objective if process ``p`` moves to ``m``."""
-    (requests, capacity, safety, _transient, load_weight, balance, balance_weight,
-     pmc, mmc, service, initial, _nbh, _loc, _spread_min, _dep_ptr, _dep, _rdep_ptr,
-     _rdep, _svc_ptr, _svc_procs, move_weights) = static
-    (assignment, usage, _tusage, moved, moved_hist, top, _svc_loc, _svc_nloc,
-     _svc_nbh) = dynamic
     a = assignment[p]
     if a == m:
-        return 0
-    delta = 0
+        return np.int64(0)
+    delta = np.int64(0)
     for r in range(requests.shape[1]):
+        w = load_weight[r]
+        if w == 0:
+            continue
         q = requests[p, r]
-        ua = usage[a, r]
-        um = usage[m, r]
-        delta += load_weight[r] * (
-            _pos(ua - q - safety[a, r]) - _pos(ua - safety[a, r])
-            + _pos(um + q - safety[m, r]) - _pos(um - safety[m, r])
-        )
+        ua = usage[a, r] - safety[a, r]
+        um = usage[m, r] - safety[m, r]
+        delta += w * (_pos(ua - q) - _pos(ua) + _pos(um + q) - _pos(um))
     for b in range(balance.shape[0]):
         r1 = balance[b, 0]
         r2 = balance[b, 1]
@@ -75,14 +77,11 @@ def move_delta(static, dynamic, p, m):
     return delta
 
 
-@njit(cache=True)
-def move_allowed(static, dynamic, p, m):
+@njit(cache=True, inline="always")
+def allowed(requests, capacity, transient, service, initial, nbh, loc, spread_min,
+            dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs, assignment, usage,
+            tusage, svc_loc, svc_nloc, svc_nbh, p, m):
     """Whether moving ``p`` to ``m`` keeps a feasible assignment feasible."""
-    (requests, capacity, _safety, transient, _load_weight, _balance, _balance_weight,
-     _pmc, _mmc, service, initial, nbh, loc, spread_min, dep_ptr, dep, rdep_ptr,
-     rdep, svc_ptr, svc_procs, _move_weights) = static
-    (assignment, usage, tusage, _moved, _moved_hist, _top, svc_loc, svc_nloc,
-     svc_nbh) = dynamic
     a = assignment[p]
     if a == m:
         return True
@@ -123,14 +122,10 @@ def move_allowed(static, dynamic, p, m):
     return True
 
 
-@njit(cache=True)
-def apply_move(static, dynamic, p, m):
+@njit(cache=True, inline="always")
+def apply_arrays(requests, service, initial, nbh, loc, assignment, usage, tusage,
+                 moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, p, m):
     """Move process ``p`` to machine ``m``, updating every incremental array."""
-    (requests, _capacity, _safety, _transient, _load_weight, _balance,
-     _balance_weight, _pmc, _mmc, service, initial, nbh, loc, _spread_min, _dep_ptr,
-     _dep, _rdep_ptr, _rdep, _svc_ptr, _svc_procs, _move_weights) = static
-    (assignment, usage, tusage, moved, moved_hist, top, svc_loc, svc_nloc,
-     svc_nbh) = dynamic
     a = assignment[p]
     if a == m:
         return
@@ -169,6 +164,42 @@ def apply_move(static, dynamic, p, m):
     svc_nbh[s, nbh[a]] -= 1
     svc_nbh[s, nbh[m]] += 1
     assignment[p] = m
+
+
+@njit(cache=True)
+def move_delta(static, dynamic, p, m):
+    """Change of the weighted ROADEF objective if process ``p`` moves to ``m``."""
+    (requests, capacity, safety, _transient, load_weight, balance, balance_weight,
+     pmc, mmc, service, initial, _nbh, _loc, _spread_min, _dep_ptr, _dep, _rdep_ptr,
+     _rdep, _svc_ptr, _svc_procs, move_weights) = static
+    (assignment, usage, _tusage, moved, moved_hist, top, _svc_loc, _svc_nloc,
+     _svc_nbh) = dynamic
+    return cost_delta(requests, capacity, safety, load_weight, balance,
+                      balance_weight, pmc, mmc, service, initial, move_weights,
+                      assignment, usage, moved, moved_hist, top, p, m)
+
+
+@njit(cache=True)
+def move_allowed(static, dynamic, p, m):
+    """Whether moving ``p`` to ``m`` keeps a feasible assignment feasible."""
+    (requests, capacity, _safety, transient, _load_weight, _balance, _balance_weight,
+     _pmc, _mmc, service, initial, nbh, loc, spread_min, dep_ptr, dep, rdep_ptr,
+     rdep, svc_ptr, svc_procs, _move_weights) = static
+    (assignment, usage, tusage, _moved, _moved_hist, _top, svc_loc, svc_nloc,
+     svc_nbh) = dynamic
+    return allowed(requests, capacity, transient, service, initial, nbh, loc,
+                   spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
+                   assignment, usage, tusage, svc_loc, svc_nloc, svc_nbh, p, m)
+
+
+@njit(cache=True)
+def apply_move(static, dynamic, p, m):
+    """Move process ``p`` to machine ``m``, updating every incremental array."""
+    (assignment, usage, tusage, moved, moved_hist, top, svc_loc, svc_nloc,
+     svc_nbh) = dynamic
+    apply_arrays(static[0], static[9], static[10], static[11], static[12],
+                 assignment, usage, tusage, moved, moved_hist, top, svc_loc,
+                 svc_nloc, svc_nbh, p, m)
 
 
 @njit(cache=True)

@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..datasets._roadef_kernels import _pos, allowed, apply_arrays, cost_delta
+
 _MUL = np.uint64(2685821657736338717)
 _BIG = np.int64(2**62)
 
@@ -60,60 +62,7 @@ def below(rng, n):
     return np.int64((_next(rng) >> np.uint64(11)) % np.uint64(n))
 
 
-@njit(cache=True, inline="always")
-def _pos(x):
-    return x if x > 0 else 0
-
-
 # ----------------------------------------------------------------- flat move kernels
-
-
-@njit(cache=True, inline="always")
-def _cost_delta(requests, capacity, safety, load_weight, balance, balance_weight,
-                pmc, mmc, service, initial, move_weights, assignment, usage, moved,
-                moved_hist, top, p, m):
-    """Change of the weighted ROADEF objective if process ``p`` moves to ``m``."""
-    a = assignment[p]
-    if a == m:
-        return np.int64(0)
-    delta = np.int64(0)
-    for r in range(requests.shape[1]):
-        w = load_weight[r]
-        if w == 0:
-            continue
-        q = requests[p, r]
-        ua = usage[a, r] - safety[a, r]
-        um = usage[m, r] - safety[m, r]
-        delta += w * (_pos(ua - q) - _pos(ua) + _pos(um + q) - _pos(um))
-    for b in range(balance.shape[0]):
-        r1 = balance[b, 0]
-        r2 = balance[b, 1]
-        t = balance[b, 2]
-        a1 = capacity[a, r1] - usage[a, r1]
-        a2 = capacity[a, r2] - usage[a, r2]
-        m1 = capacity[m, r1] - usage[m, r1]
-        m2 = capacity[m, r2] - usage[m, r2]
-        q1 = requests[p, r1]
-        q2 = requests[p, r2]
-        delta += balance_weight[b] * (
-            _pos(t * (a1 + q1) - (a2 + q2)) - _pos(t * a1 - a2)
-            + _pos(t * (m1 - q1) - (m2 - q2)) - _pos(t * m1 - m2)
-        )
-    home = initial[p]
-    was = a != home
-    will = m != home
-    if will and not was:
-        delta += move_weights[0] * pmc[p]
-    elif was and not will:
-        delta -= move_weights[0] * pmc[p]
-    delta += move_weights[2] * (mmc[home, m] - mmc[home, a])
-    s = service[p]
-    c = moved[s]
-    if will and not was and c + 1 > top[0]:
-        delta += move_weights[1]
-    elif was and not will and c == top[0] and moved_hist[c] == 1:
-        delta -= move_weights[1]
-    return delta
 
 
 @njit(cache=True, inline="always")
@@ -155,94 +104,16 @@ def _extra_delta(requests, capacity, initial, assignment, usage, count, objectiv
 
 
 @njit(cache=True, inline="always")
-def _allowed(requests, capacity, transient, service, initial, nbh, loc, spread_min,
-             dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs, assignment, usage,
-             tusage, svc_loc, svc_nloc, svc_nbh, p, m):
-    """Whether moving ``p`` to ``m`` keeps a feasible assignment feasible."""
-    a = assignment[p]
-    if a == m:
-        return True
-    for r in range(requests.shape[1]):
-        q = requests[p, r]
-        if transient[r] != 0:
-            if m != initial[p] and tusage[m, r] + q > capacity[m, r]:
-                return False
-        elif usage[m, r] + q > capacity[m, r]:
-            return False
-    s = service[p]
-    for k in range(svc_ptr[s], svc_ptr[s + 1]):
-        other = svc_procs[k]
-        if other != p and assignment[other] == m:
-            return False
-    la = loc[a]
-    lm = loc[m]
-    if la != lm:
-        spread = svc_nloc[s]
-        if svc_loc[s, la] == 1:
-            spread -= 1
-        if svc_loc[s, lm] == 0:
-            spread += 1
-        if spread < spread_min[s]:
-            return False
-    na = nbh[a]
-    nm = nbh[m]
-    if na != nm:
-        for k in range(dep_ptr[s], dep_ptr[s + 1]):
-            d = dep[k]
-            if d != s and svc_nbh[d, nm] == 0:
-                return False
-        if svc_nbh[s, na] == 1:
-            for k in range(rdep_ptr[s], rdep_ptr[s + 1]):
-                user = rdep[k]
-                if user != s and svc_nbh[user, na] > 0:
-                    return False
-    return True
-
-
-@njit(cache=True, inline="always")
 def _apply(requests, service, initial, nbh, loc, assignment, usage, tusage, moved,
            moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p, m):
-    """Move process ``p`` to machine ``m``, updating every incremental array."""
+    """Move process ``p`` to machine ``m``, also keeping the per-machine counts."""
     a = assignment[p]
     if a == m:
         return
-    home = initial[p]
-    for r in range(requests.shape[1]):
-        q = requests[p, r]
-        usage[a, r] -= q
-        usage[m, r] += q
-        if a != home:
-            tusage[a, r] -= q
-        if m != home:
-            tusage[m, r] += q
-    s = service[p]
-    was = a != home
-    will = m != home
-    if will and not was:
-        c = moved[s]
-        moved_hist[c] -= 1
-        moved_hist[c + 1] += 1
-        moved[s] = c + 1
-        if c + 1 > top[0]:
-            top[0] = c + 1
-    elif was and not will:
-        c = moved[s]
-        moved_hist[c] -= 1
-        moved_hist[c - 1] += 1
-        moved[s] = c - 1
-        if c == top[0] and moved_hist[c] == 0:
-            top[0] = c - 1
-    svc_loc[s, loc[a]] -= 1
-    if svc_loc[s, loc[a]] == 0:
-        svc_nloc[s] -= 1
-    if svc_loc[s, loc[m]] == 0:
-        svc_nloc[s] += 1
-    svc_loc[s, loc[m]] += 1
-    svc_nbh[s, nbh[a]] -= 1
-    svc_nbh[s, nbh[m]] += 1
+    apply_arrays(requests, service, initial, nbh, loc, assignment, usage, tusage,
+                 moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, p, m)
     count[a] -= 1
     count[m] += 1
-    assignment[p] = m
 
 
 @njit(cache=True, inline="always")
@@ -322,7 +193,7 @@ def delta_of(static, dynamic, extra, p, m):
      _svc_nbh) = dynamic
     objective = extra[3][0]
     if objective == 0:
-        return _cost_delta(requests, capacity, safety, load_weight, balance,
+        return cost_delta(requests, capacity, safety, load_weight, balance,
                            balance_weight, pmc, mmc, service, initial, move_weights,
                            assignment, usage, moved, moved_hist, top, p, m)
     return _extra_delta(requests, capacity, initial, assignment, usage, extra[2],
@@ -432,14 +303,14 @@ def _best_target(requests, capacity, safety, transient, load_weight, balance,
     for m in range(capacity.shape[0]):
         if m in (a, skip) or eligible[eclass[p], m] == 0:
             continue
-        d = _cost_delta(requests, capacity, safety, load_weight, balance,
+        d = cost_delta(requests, capacity, safety, load_weight, balance,
                         balance_weight, pmc, mmc, service, initial, move_weights,
                         assignment, usage, moved, moved_hist, top, p, m)
         if d >= best_d:
             continue
         if ctl[3] + np.int64(m != home) - np.int64(a != home) > ctl[4]:
             continue
-        if not _allowed(requests, capacity, transient, service, initial, nbh, loc,
+        if not allowed(requests, capacity, transient, service, initial, nbh, loc,
                         spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
                         assignment, usage, tusage, svc_loc, svc_nloc, svc_nbh, p, m):
             continue
@@ -544,13 +415,13 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                            tusage, moved, moved_hist, top, svc_loc, svc_nloc,
                            svc_nbh, count, q, t)
                     home = initial[p]
-                    d += _cost_delta(requests, capacity, safety, load_weight, balance,
+                    d += cost_delta(requests, capacity, safety, load_weight, balance,
                                      balance_weight, pmc, mmc, service, initial,
                                      move_weights, assignment, usage, moved,
                                      moved_hist, top, p, m)
                     moved_n = (ctl[3] + moved_q + np.int64(m != home)
                                - np.int64(a != home))
-                    if cur + d > limit or moved_n > ctl[4] or not _allowed(
+                    if cur + d > limit or moved_n > ctl[4] or not allowed(
                         requests, capacity, transient, service, initial, nbh, loc,
                         spread_min, dep_ptr, dep, rdep_ptr, rdep, svc_ptr, svc_procs,
                         assignment, usage, tusage, svc_loc, svc_nloc, svc_nbh, p, m,
@@ -578,7 +449,7 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                 if m == a or eligible[eclass[p], m] == 0:
                     continue
                 if objective == 0:
-                    d = _cost_delta(requests, capacity, safety, load_weight, balance,
+                    d = cost_delta(requests, capacity, safety, load_weight, balance,
                                     balance_weight, pmc, mmc, service, initial,
                                     move_weights, assignment, usage, moved,
                                     moved_hist, top, p, m)
@@ -590,7 +461,7 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                 home = initial[p]
                 if ctl[3] + np.int64(m != home) - np.int64(a != home) > ctl[4]:
                     continue
-                if not _allowed(requests, capacity, transient, service, initial, nbh,
+                if not allowed(requests, capacity, transient, service, initial, nbh,
                                 loc, spread_min, dep_ptr, dep, rdep_ptr, rdep,
                                 svc_ptr, svc_procs, assignment, usage, tusage,
                                 svc_loc, svc_nloc, svc_nbh, p, m):
@@ -631,7 +502,7 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
             if moved_n > ctl[4]:
                 continue
             if objective == 0:
-                d = _cost_delta(requests, capacity, safety, load_weight, balance,
+                d = cost_delta(requests, capacity, safety, load_weight, balance,
                                 balance_weight, pmc, mmc, service, initial,
                                 move_weights, assignment, usage, moved, moved_hist,
                                 top, p1, m2)
@@ -641,7 +512,7 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
             _apply(requests, service, initial, nbh, loc, assignment, usage, tusage,
                    moved, moved_hist, top, svc_loc, svc_nloc, svc_nbh, count, p1, m2)
             if objective == 0:
-                d += _cost_delta(requests, capacity, safety, load_weight, balance,
+                d += cost_delta(requests, capacity, safety, load_weight, balance,
                                  balance_weight, pmc, mmc, service, initial,
                                  move_weights, assignment, usage, moved, moved_hist,
                                  top, p2, m1)
