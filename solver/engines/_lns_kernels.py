@@ -115,9 +115,10 @@ def _best_fit(i, b, req, load, cap, inv, target, count, order, start, span):
 
 
 @njit(cache=True)
-def _eject(i, b, req, size, movable, load, cap, target, count, head, nxt, order,
-           start, span):
-    """(machine, container) to swap out for ``i``: the smallest that makes room."""
+def _exchange(i, b, req, size, movable, load, cap, target, count, head, nxt, order,
+              start, span, back):
+    """(machine, container) smallest to trade for ``i``: it must make room for ``i``
+    and, with ``back``, fit on ``b`` in place of ``i`` (a swap, not an ejection)."""
     d = req.shape[1]
     best_j = -1
     best_k = -1
@@ -132,7 +133,9 @@ def _eject(i, b, req, size, movable, load, cap, target, count, head, nxt, order,
             if movable[k] and size[k] < best_size:
                 ok = True
                 for r in range(d):
-                    if load[j, r] - req[k, r] + req[i, r] > cap[j, r]:
+                    if load[j, r] - req[k, r] + req[i, r] > cap[j, r] or (
+                        back and load[b, r] - req[i, r] + req[k, r] > cap[b, r]
+                    ):
                         ok = False
                         break
                 if ok:
@@ -141,36 +144,6 @@ def _eject(i, b, req, size, movable, load, cap, target, count, head, nxt, order,
                     best_k = k
             k = nxt[k]
     return best_j, best_k
-
-
-@njit(cache=True)
-def _swap_in(x, b, req, size, movable, load, cap, target, count, head, nxt, order,
-             start, span):
-    """(machine, container) smallest to trade for ``x`` of ``b``, fitting both ways."""
-    d = req.shape[1]
-    best_j = -1
-    best_y = -1
-    best_size = size[x]
-    m = order.shape[0]
-    for t in range(span):
-        j = order[(start + t) % m]
-        if j == b or count[j] == 0 or not target[j]:
-            continue
-        y = head[j]
-        while y >= 0:
-            if movable[y] and size[y] < best_size:
-                ok = True
-                for r in range(d):
-                    if (load[j, r] - req[y, r] + req[x, r] > cap[j, r]
-                            or load[b, r] - req[x, r] + req[y, r] > cap[b, r]):
-                        ok = False
-                        break
-                if ok:
-                    best_size = size[y]
-                    best_j = j
-                    best_y = y
-            y = nxt[y]
-    return best_j, best_y
 
 
 @njit(cache=True)
@@ -264,8 +237,8 @@ def empty_machines(req, cap, target, movable, size, inv, assign, load, head, nxt
                 pending[npend] = i
                 npend += 1
                 break
-            j, k = _eject(i, b, req, size, movable, load, cap, target, count, head,
-                          nxt, order, start, span)
+            j, k = _exchange(i, b, req, size, movable, load, cap, target, count,
+                             head, nxt, order, start, span, False)
             if j < 0:
                 failed = True
                 pending[npend] = i
@@ -316,8 +289,8 @@ def empty_machines(req, cap, target, movable, size, inv, assign, load, head, nxt
             nk = nxt[k]
             j = _best_fit(k, b, req, load, cap, inv, target, count, order, start, span)
             if j < 0 and target[b]:
-                j, y = _swap_in(k, b, req, size, movable, load, cap, target, count,
-                                head, nxt, order, start, span)
+                j, y = _exchange(k, b, req, size, movable, load, cap, target, count,
+                                 head, nxt, order, start, span, True)
                 if j >= 0:
                     _remove(y, req, assign, load, head, nxt, prv, count)
                     _add(y, b, req, assign, load, head, nxt, prv, count)
