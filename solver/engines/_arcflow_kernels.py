@@ -526,105 +526,156 @@ def target_search(weights, cap, assign, k, tabu, clock, seed, iterations):
 
 
 @njit(cache=True)
-def profit_to_sink(order, out_start, out_arcs, arcs, profit, sink):
-    """Most profitable path from every node to the sink, -inf where there is none.
-
-    ``order`` lists nodes so that every arc's tail comes before its head; ``out_arcs``
-    holds arc ids grouped by tail (CSR with ``out_start``).
-    """
-    n = order.shape[0]
-    best = np.full(n, -np.inf)
-    best[sink] = 0.0
-    for k in range(n - 1, -1, -1):
-        u = order[k]
-        for p in range(out_start[u], out_start[u + 1]):
-            a = out_arcs[p]
-            v = arcs[a, 1]
-            if best[v] == -np.inf:
-                continue
-            value = best[v]
-            if arcs[a, 2] >= 0:
-                value += profit[arcs[a, 2]] * arcs[a, 3]
-            if value > best[u]:
-                best[u] = value
-    return best
-
-
-@njit(cache=True)
-def enumerate_paths(
-    out_start, out_arcs, arcs, profit, to_sink, source, sink, threshold, key, limit,
-    max_steps,
+def enumerate_maximal(
+    weights, demands, cap, profit, threshold, limit, max_steps, max_cells
 ):
-    """Distinct item counts of the source-to-sink paths of profit >= ``threshold``.
+    """Maximal patterns of profit >= ``threshold``, by depth-first search over types.
 
-    Depth-first search pruned by ``to_sink`` (from :func:`profit_to_sink`); patterns
-    reached by several paths are told apart by the sum of ``key[t]`` (random int64 per
-    type) times copies. Returns (counts, patterns, complete): ``counts`` int32 (rows >=
-    patterns, one column per type) holds one pattern per row; ``complete`` is False
-    when ``limit`` patterns or ``max_steps`` arcs were reached first.
+    A pattern takes ``0 .. demands[t]`` copies of each type within ``cap``; it is
+    maximal when no type below its demand fits in the room left. Types are decided in
+    order, most copies first; a branch is cut when the profit left cannot reach the
+    threshold (per dimension: a knapsack table over that dimension alone when it has
+    at most ``max_cells`` cells, else the best profit per unit of room times the room,
+    plus the types that need none of it) or when the types left cannot fill the room
+    enough to shut out the last type kept below its demand. Returns (counts,
+    patterns, complete): ``counts`` int32 holds one pattern per row; ``complete`` is
+    False when ``limit`` patterns or ``max_steps`` search steps were reached first.
     """
-    n = out_start.shape[0] - 1
-    t_count = key.shape[0]
-    node = np.empty(n + 1, np.int64)
-    pos = np.empty(n + 1, np.int64)
-    gain = np.empty(n + 1)
-    code = np.zeros(n + 1, np.int64)
-    via = np.empty(n + 1, np.int64)
+    t_count, d = weights.shape
+    total = np.zeros(t_count + 1)
+    fill = np.zeros((t_count + 1, d), np.int64)
+    ratio = np.zeros((t_count + 1, d))
+    free = np.zeros((t_count + 1, d))
+    for k in range(t_count - 1, -1, -1):
+        total[k] = total[k + 1] + profit[k] * demands[k]
+        for j in range(d):
+            fill[k, j] = fill[k + 1, j] + weights[k, j] * demands[k]
+            ratio[k, j] = ratio[k + 1, j]
+            free[k, j] = free[k + 1, j]
+            if weights[k, j] > 0:
+                ratio[k, j] = max(ratio[k, j], profit[k] / weights[k, j])
+            else:
+                free[k, j] += profit[k] * demands[k]
+    table = _knapsack_tables(weights, demands, cap, profit, max_cells)
     counts = np.zeros((64, t_count), np.int32)
-    seen = np.zeros(4 * limit + 4, np.int64)
-    used = np.zeros(4 * limit + 4, np.bool_)
-    mask = seen.shape[0]
+    chosen = np.zeros(t_count, np.int64)
+    room = np.zeros((t_count + 1, d), np.int64)
+    gain = np.zeros(t_count + 1)
+    short = np.full(t_count + 1, -1, np.int64)  # last type kept below its demand
+    nxt = np.full(t_count + 1, -1, np.int64)  # next count to try at each depth
+    room[0] = cap
     patterns = 0
     steps = 0
     depth = 0
-    node[0] = source
-    pos[0] = out_start[source]
-    gain[0] = 0.0
+    nxt[0] = _most_copies(weights, demands, room, 0, d)
     while depth >= 0:
-        u = node[depth]
-        if u == sink:
-            h = code[depth]
-            slot = (h ^ (h >> 29)) % mask
-            while used[slot] and seen[slot] != h:
-                slot = (slot + 1) % mask
-            if not used[slot]:
+        if depth == t_count:
+            if gain[depth] >= threshold and _is_maximal(
+                weights, demands, chosen, room, depth, d
+            ):
                 if patterns == limit:
                     return counts, patterns, False
-                used[slot] = True
-                seen[slot] = h
                 if patterns == counts.shape[0]:
                     grown = np.zeros((2 * patterns, t_count), np.int32)
                     grown[:patterns] = counts
                     counts = grown
-                for i in range(depth):
-                    a = via[i]
-                    if arcs[a, 2] >= 0:
-                        counts[patterns, arcs[a, 2]] += arcs[a, 3]
+                for i in range(t_count):
+                    counts[patterns, i] = chosen[i]
                 patterns += 1
             depth -= 1
             continue
-        advanced = False
-        while pos[depth] < out_start[u + 1]:
-            steps += 1
-            if steps > max_steps:
-                return counts, patterns, False
-            a = out_arcs[pos[depth]]
-            pos[depth] += 1
-            v = arcs[a, 1]
-            g = gain[depth]
-            c = code[depth]
-            if arcs[a, 2] >= 0:
-                g += profit[arcs[a, 2]] * arcs[a, 3]
-                c += key[arcs[a, 2]] * arcs[a, 3]
-            if g + to_sink[v] >= threshold:
-                via[depth] = a
-                depth += 1
-                node[depth] = v
-                pos[depth] = out_start[v]
-                gain[depth] = g
-                code[depth] = c
-                advanced = True
-                break
-        if not advanced:
+        c = nxt[depth]
+        if c < 0:
             depth -= 1
+            continue
+        nxt[depth] = c - 1
+        steps += 1
+        if steps > max_steps:
+            return counts, patterns, False
+        below = depth if c < demands[depth] else short[depth]
+        child = depth + 1
+        if below >= 0:
+            # the room left must end below the short type's size in some dimension;
+            # fewer copies here only leave more room, so no smaller count can do it
+            shut = False
+            for j in range(d):
+                if room[depth, j] - c * weights[depth, j] - fill[child, j] < weights[
+                    below, j
+                ]:
+                    shut = True
+                    break
+            if not shut:
+                if below == depth:
+                    nxt[depth] = -1
+                continue
+        g = gain[depth] + c * profit[depth]
+        best = total[child]
+        for j in range(d):
+            left = room[depth, j] - c * weights[depth, j]
+            if table.shape[0] == d:
+                best = min(best, table[j, child, left])
+            else:
+                best = min(best, free[child, j] + left * ratio[child, j])
+        if g + best < threshold:
+            continue
+        chosen[depth] = c
+        for j in range(d):
+            room[child, j] = room[depth, j] - c * weights[depth, j]
+        gain[child] = g
+        short[child] = below
+        if child < t_count:
+            nxt[child] = _most_copies(weights, demands, room, child, d)
+        depth = child
     return counts, patterns, True
+
+
+@njit(cache=True)
+def _most_copies(weights, demands, room, k, d):
+    """Most copies of type ``k`` that fit in ``room[k]``, at most its demand."""
+    most = demands[k]
+    for j in range(d):
+        if weights[k, j] > 0:
+            most = min(most, room[k, j] // weights[k, j])
+    return most
+
+
+@njit(cache=True)
+def _is_maximal(weights, demands, chosen, room, depth, d):
+    """True when no type below its demand fits in the room left."""
+    for i in range(chosen.shape[0]):
+        if chosen[i] < demands[i]:
+            fits = True
+            for j in range(d):
+                if weights[i, j] > room[depth, j]:
+                    fits = False
+                    break
+            if fits:
+                return False
+    return True
+
+
+@njit(cache=True)
+def _knapsack_tables(weights, demands, cap, profit, max_cells):
+    """Per dimension j, ``table[j, k, r]``: the best profit of copies of types ``k..``
+    within room ``r`` of dimension j alone; an empty array beyond ``max_cells``."""
+    t_count, d = weights.shape
+    width = 0
+    for j in range(d):
+        width = max(width, cap[j] + 1)
+    if d * (t_count + 1) * width > max_cells:
+        return np.zeros((0, 0, 0))
+    table = np.zeros((d, t_count + 1, width))
+    for j in range(d):
+        for k in range(t_count - 1, -1, -1):
+            w = weights[k, j]
+            for r in range(cap[j] + 1):
+                best = table[j, k + 1, r]
+                if w == 0:
+                    best += demands[k] * profit[k]
+                else:
+                    c = 1
+                    while c <= demands[k] and c * w <= r:
+                        best = max(best, c * profit[k] + table[j, k + 1, r - c * w])
+                        c += 1
+                table[j, k, r] = best
+    return table

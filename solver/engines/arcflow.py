@@ -8,13 +8,16 @@ graph compression, nodes are relabelled with "capacity minus the longest path to
 sink" and merged, then relabelled with "longest path from the source" and merged again.
 A source-to-sink path is a feasible machine pattern; the minimum flow covering every
 demand is an optimal packing; its LP relaxation (rounded up) is a strong lower bound.
-The LP is solved by column generation over the patterns; then every pattern whose
-reduced cost fits the gap between the bound and the LP is enumerated over the graph,
-and the covering program over them (price-and-branch) either finds a packing meeting
-the bound or, when the enumeration is complete, proves the bound one higher.
+The LP is solved by column generation over the patterns; then every maximal pattern
+whose reduced cost fits the gap between the bound and the LP is enumerated (a
+depth-first search over the item types bounded by knapsack tables), and the covering
+program over them (price-and-branch) either finds a packing meeting the bound or,
+when the enumeration is complete, proves the bound one higher. LP diving runs the
+same step on each residual problem, where the listing is short.
 
 The exact model grows with the number of distinct reachable loads, so construction stops
-at a size or time budget and the caller falls back to the assignment model.
+at a size or time budget; in one dimension the engine then goes on without the graph
+(:mod:`solver.engines.colgen`), otherwise the caller falls back to the assignment model.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ _MBS_NODES = 20_000
 _PERTURB = 0.3
 #: Time the tabu search may spend on one residual problem of LP rounding.
 _RESIDUAL_SECONDS = 0.3
+#: Shares of the time left given to price-and-branch over the whole problem, then
+#: to LP diving (whose residual price-and-branch finds most packings at the bound).
+_PRICING_SHARE = 0.2
+_DIVE_SHARE = 0.7
+#: Patterns of least reduced cost the covering program is first tried on (with half
+#: the time) when the listing is longer.
+_FIRST_COLUMNS = 4_000
+#: Most seconds one price-and-branch over a residual problem of LP diving may take.
+_RESIDUAL_PRICING_SECONDS = 1.5
 #: Most seconds one round of perturbed MBS' and tabu search may take: on instances
 #: they do not settle at once, price-and-branch is the better use of the time.
 _IMPROVE_SECONDS = 2.0
@@ -54,11 +66,13 @@ _SOLVER_SHARE = 0.9
 #: Most patterns the reduced-cost enumeration lists, and most cells of their table.
 _ENUM_LIMIT = 50_000
 _ENUM_CELLS = 10_000_000
-#: Most arcs the enumeration's depth-first search may follow.
+#: Most steps the enumeration's depth-first search may take.
 _ENUM_STEPS = 50_000_000
+#: Most cells of the knapsack tables that bound the enumeration.
+_ENUM_TABLE_CELLS = 4_000_000
 #: Patterns and search steps per second of budget (a quarter of the speed measured,
 #: so the enumeration and the model build keep within the budget).
-_ENUM_PER_SECOND = 5_000
+_ENUM_PER_SECOND = 10_000
 _ENUM_STEPS_PER_SECOND = 5_000_000
 #: Shares of the reduced-cost gap tried in turn until the enumeration completes.
 _ENUM_SHARES = (1.0, 0.25, 0.05, 0.0)
@@ -114,9 +128,6 @@ class _Graph:
     sink: int
     step2_arcs: int
     order: np.ndarray  # nodes in topological order
-    # the graph before compression plus one sink after its last level: one path per
-    # pattern, nodes numbered in topological order, the sink last
-    uncompressed: np.ndarray  # int64 (a, 4)
 
     def pricing(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Topological order and the incoming-arc CSR used by the pricing kernel."""
@@ -228,12 +239,6 @@ def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
     _loads, _, arcs, counts = state
     n_nodes, n_arcs = int(counts[0]), int(counts[1])
     arcs = np.ascontiguousarray(arcs[:n_arcs])
-    last = np.arange(int(counts[2]), n_nodes, dtype=np.int64)
-    to_sink = np.stack(
-        [last, np.full_like(last, n_nodes), np.full_like(last, -1), 0 * last], axis=1
-    )
-    uncompressed = np.ascontiguousarray(np.concatenate([arcs, to_sink]))
-
     # main compression: capacity minus the longest path to the sink; a node's level
     # only grows along arcs, so decreasing ids are a reverse topological order
     out_start, out_arcs = _csr(arcs[:, 0], n_nodes)
@@ -259,7 +264,6 @@ def _build(items: _Items, max_arcs: int, deadline: float) -> _Graph | None:
         source=int(inverse[source]),
         sink=int(inverse[sink]),
         step2_arcs=n_arcs,
-        uncompressed=uncompressed,
         order=np.argsort(labels.sum(axis=1), kind="stable").astype(np.int64),
     )
 
@@ -282,6 +286,10 @@ def arcflow_size_estimate(
     items = _items(problem)
     if items is None:
         return None
+    from .colgen import graph_exceeds
+
+    if graph_exceeds(items, max_arcs):
+        return None
     _warm_kernels()
     graph = _build(items, max_arcs, began + seconds)
     return None if graph is None else graph.size
@@ -301,14 +309,8 @@ def _warm_kernels() -> None:
     first = np.zeros(1, np.int64)
     kernels.minimum_bin_slack(one, np.ones(1, np.int64), twice, first, 9)
     kernels.target_search(one, twice, first.copy(), 1, first.copy(), first.copy(), 0, 1)
-    out_start, out_arcs = _csr(graph.arcs[:, 0], graph.nodes)
-    to_sink = kernels.profit_to_sink(
-        order, out_start, out_arcs, graph.arcs, np.ones(1), graph.sink
-    )
-    kernels.enumerate_paths(
-        out_start, out_arcs, graph.arcs, np.ones(1), to_sink, graph.source,
-        graph.sink, 0.0, np.ones(1, np.int64), 10, 100,
-    )
+    for cells in (0, 100):  # the ratio bound and the knapsack tables
+        kernels.enumerate_maximal(one, twice, twice, np.ones(1), 0.0, 10, 100, cells)
 
 
 def _lower_bound(items: _Items) -> int:
@@ -590,7 +592,10 @@ def _dive(
     pattern once, keeping the first whose rest's LP still allows ``target`` machines
     (else the one that allows the fewest); surplus copies are trimmed. After each
     round the residual items are handed to MBS' and the tabu search, aimed at the
-    machines ``target`` leaves for them (residual rounding).
+    machines ``target`` leaves for them (residual rounding), then to a short
+    price-and-branch with the residual LP's duals: the residual has far fewer
+    patterns within its gap than the whole problem, so the listing often completes
+    and SCIP settles it; a residual proven infeasible ends the dive.
     """
     demands = items.demands.copy()
     patterns: list[list[int]] = []
@@ -601,8 +606,20 @@ def _dive(
                 if rest is not None:
                     return patterns + rest
             master.set_demands(demands)
-            if master.optimize(deadline) is None:
+            rest_lp = master.optimize(deadline)
+            if rest_lp is None:
                 return None
+            left = target - len(patterns)
+            if patterns and rest_lp <= left + _EPS:
+                until = min(deadline, time.perf_counter() + _RESIDUAL_PRICING_SECONDS)
+                sub = _Items(items.weights, demands.copy(), [], items.zero, items.cap)
+                rest, too_few = _price_and_branch(
+                    sub, master.duals, left, until, seed, exact_only=True
+                )
+                if rest is not None:
+                    return patterns + rest
+                if too_few:
+                    return None
             amounts = master.values()
             whole = [
                 (master.columns[k], math.floor(a + _EPS))
@@ -650,52 +667,129 @@ def _complete(
 
 
 def _price_and_branch(
-    graph: _Graph,
     items: _Items,
     duals: np.ndarray,
     target: int,
     deadline: float,
     seed: int,
+    exact_only: bool = False,
 ) -> tuple[list[list[int]] | None, bool]:
     """A packing into ``target`` machines from the patterns that can be part of one.
 
-    With optimal duals ``pi`` of the LP, a packing into ``target`` machines uses only
-    patterns ``a`` whose reduced cost ``1 - pi.a`` is at most ``target - b.pi`` (the
-    reduced costs of its patterns add up to at most that gap). Those patterns are
-    enumerated over the graph and the covering program over them is solved by SCIP,
-    so when the enumeration is complete the program is exact. When they are too many,
-    those within a smaller share of the gap are used (a heuristic then). Returns (the
-    packing or None, whether ``target`` machines are proven too few).
+    With optimal duals ``pi`` of the LP (so ``1 - pi.a >= 0`` for every pattern ``a``
+    within the demands ``b``), SCIP solves the covering program over the *maximal*
+    patterns whose reduced cost is at most the gap ``g = target - pi.b``, each type's
+    surplus ``s_i`` capped at ``g / pi_i``. This is exact when the listing is
+    complete: take any packing into ``k <= target`` machines and grow each machine's
+    pattern ``P`` to a maximal pattern ``Q >= P`` (still within the demands) by adding
+    copies that fit. The grown patterns cover ``b`` with surplus ``s = sum Q - b``,
+    and ``sum (1 - pi.Q) = k - pi.b - pi.s <= g - pi.s``. Every term of the sum is
+    nonnegative, so each ``1 - pi.Q <= g`` and ``pi_i s_i <= pi.s <= g``: the grown
+    packing is a solution of the program. Conversely a solution, with its surplus
+    copies dropped, is a packing. So a complete listing with an infeasible program
+    proves ``target`` machines too few, and zero-dual types no longer multiply the
+    listing with every sub-pattern that leaves them out. When the patterns are too
+    many, those within a smaller share of the gap are used (a heuristic then), or
+    with ``exact_only`` nothing is solved. Returns (the packing or None, whether
+    ``target`` machines are proven too few).
     """
-    from ortools.linear_solver import pywraplp
 
     t_count = items.demands.shape[0]
     gap = target - float(items.demands @ duals)
-    # the uncompressed graph has one path per pattern, so no pattern is met twice
-    arcs = graph.uncompressed
-    sink = int(arcs[-1, 1])
-    order = np.arange(sink + 1, dtype=np.int64)
-    out_start, out_arcs = _csr(arcs[:, 0], sink + 1)
-    to_sink = kernels.profit_to_sink(order, out_start, out_arcs, arcs, duals, sink)
-    key = np.random.default_rng(7).integers(1, 2**62, t_count, dtype=np.int64)
     tol = 1e-6 * (target + 1)
     # too many patterns: the ones of smallest reduced cost (not exact any more)
-    for share in _ENUM_SHARES:
-        left = max(deadline - time.perf_counter(), 0.0) / len(_ENUM_SHARES)
+    cheap = duals <= max(gap, 0.0) + tol
+    shares = _ENUM_SHARES[:1] if exact_only or cheap.any() else _ENUM_SHARES
+    for k, share in enumerate(shares):
+        # the whole gap may take half the time; each smaller share half of the rest
+        left = max(deadline - time.perf_counter(), 0.0) / (1 if k == 0 else 2)
         limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
         limit = int(min(limit, 1000 + _ENUM_PER_SECOND * left))
         steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * left))
-        columns, found, complete = kernels.enumerate_paths(
-            out_start, out_arcs, arcs, duals, to_sink, 0, sink,
-            1.0 - share * gap - tol, key, limit, steps,
+        columns, found, complete = kernels.enumerate_maximal(
+            items.weights, items.demands, items.cap, duals,
+            1.0 - share * gap - tol, limit, steps, _ENUM_TABLE_CELLS,
         )
         if complete:
             break
+    if not complete and exact_only:
+        return None, False
     exact = complete and share == 1.0
     columns = columns[:found]
+    if not complete and cheap.any():
+        columns = _cheap_completions(items, duals, cheap, 1.0 - gap - tol, deadline)
     columns = columns[columns.any(axis=1)]
     if columns.shape[0] == 0 or time.perf_counter() > deadline:
         return None, exact and columns.shape[0] == 0
+    if columns.shape[0] > _FIRST_COLUMNS:
+        # SCIP finds packings far sooner among the patterns of least reduced cost
+        rc = 1.0 - columns @ duals
+        few = columns[np.argsort(rc, kind="stable")[:_FIRST_COLUMNS]]
+        now = time.perf_counter()
+        packing, _ = _cover(items, few, duals, gap, target, (now + deadline) / 2, seed)
+        if packing is not None:
+            return packing, False
+    packing, infeasible = _cover(items, columns, duals, gap, target, deadline, seed)
+    return packing, exact and infeasible
+
+
+def _cheap_completions(
+    items: _Items, duals: np.ndarray, cheap: np.ndarray, threshold: float,
+    deadline: float,
+) -> np.ndarray:
+    """Patterns for the covering program when the listing explodes on cheap types.
+
+    The types whose dual fits in the gap (``cheap``, often zero duals of small
+    items) multiply the maximal patterns. Instead the patterns of the other types
+    within the gap are listed, each then filled with cheap copies in several type
+    orders: largest first, smallest first, and each cheap type first and then the
+    others largest first (a heuristic: other fillings are left out).
+    """
+    left = max(deadline - time.perf_counter(), 0.0) / 2
+    t_count = items.demands.shape[0]
+    limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
+    limit = int(min(limit, 1000 + _ENUM_PER_SECOND * left))
+    steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * left))
+    cores, found, _ = kernels.enumerate_maximal(
+        items.weights, np.where(cheap, 0, items.demands), items.cap, duals,
+        threshold, limit, steps, _ENUM_TABLE_CELLS,
+    )
+    cores = cores[:found].astype(np.int64)
+    room = items.cap - cores @ items.weights
+    filled = []
+    largest = np.flatnonzero(cheap)
+    orders = [largest, largest[::-1]] + [
+        np.concatenate([[t], largest[largest != t]])
+        for t in largest[: limit // max(found, 1)].tolist()
+    ]
+    for order in orders:
+        counts, free = cores.copy(), room.copy()
+        for t in order.tolist():
+            w = items.weights[t]
+            fit = np.full(found, int(items.demands[t]), np.int64)
+            for j in np.flatnonzero(w).tolist():
+                fit = np.minimum(fit, free[:, j] // w[j])
+            counts[:, t] = fit
+            free -= fit[:, None] * w[None, :]
+        filled.append(counts)
+    return np.unique(np.concatenate(filled), axis=0)
+
+
+def _cover(
+    items: _Items,
+    columns: np.ndarray,
+    duals: np.ndarray,
+    gap: float,
+    target: int,
+    deadline: float,
+    seed: int,
+) -> tuple[list[list[int]] | None, bool]:
+    """The covering program of price-and-branch over ``columns`` (SCIP): (a packing
+    into ``target`` machines or None, whether the program is infeasible)."""
+    from ortools.linear_solver import pywraplp
+
+    t_count = items.demands.shape[0]
+    tol = 1e-6 * (target + 1)
     # a surplus s of type i costs pi_i * s of the same gap
     surplus = np.floor((gap + tol) / np.maximum(duals, 1e-12))
     upper = items.demands + np.minimum(surplus, items.demands * target)
@@ -726,7 +820,7 @@ def _price_and_branch(
     )
     status = solver.Solve()
     if status == pywraplp.Solver.INFEASIBLE:
-        return None, exact
+        return None, True
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None, False
     patterns = []
@@ -827,16 +921,20 @@ def solve_arcflow(
     """Minimise the machines used by an arc-flow model; None when it does not apply.
 
     Not applicable (None): machines that differ, are not all up, or carry GPUs; any
-    constraint beyond capacity; a container larger than a machine; a graph beyond
-    ``max_arcs`` or beyond a third of the time limit to build (unless the heuristics
-    already reach the simple lower bound); or more machines needed than the problem
-    has (the caller's model then decides what to leave unplaced).
+    constraint beyond capacity; a container larger than a machine; in several
+    dimensions, a graph beyond ``max_arcs`` or beyond a third of the time limit to
+    build (unless the heuristics already reach the simple lower bound); or more
+    machines needed than the problem has (the caller's model then decides what to
+    leave unplaced). In one dimension such a graph is not built: the LP bound comes
+    from column generation with knapsack pricing, LP dives look for the packing and
+    price-and-branch may prove the bound one higher (:mod:`solver.engines.colgen`).
     ``hint`` (int, shape (n,)) is a complete assignment used as a starting incumbent.
 
     Stages, each stopped by the clock: first fit, best fit and MBS' packings; a tabu
     search for a packing meeting the L2 bound; the graph and its LP bound (column
     generation); perturbed MBS' and the tabu search aimed at that bound;
-    price-and-branch over the patterns of small reduced cost (SCIP); LP diving; the
+    price-and-branch over the maximal patterns of small reduced cost (SCIP); LP
+    diving with price-and-branch on its residual problems; the
     integer flow program on ``backend`` with the time left. The result is the best
     packing found with the best bound proven.
     """
@@ -888,10 +986,39 @@ def solve_arcflow(
     improve(bound, 0.1)
     if len(incumbent) <= bound:
         return result("optimal", incumbent)
+    from .colgen import KnapsackMaster, dive_rounds, graph_exceeds
+
     now = time.perf_counter()
-    graph = _build(items, max_arcs, min(end, now + max(0.5, time_limit / 3)))
-    if graph is None:
+    graph = None
+    if not graph_exceeds(items, max_arcs):
+        graph = _build(items, max_arcs, min(end, now + max(0.5, time_limit / 3)))
+    if graph is None and items.cap.shape[0] > 1:
         return None
+    if graph is None:
+        # too large a graph: the same LP bound by column generation priced by a
+        # knapsack, LP dives, then price-and-branch (the flow program needs the graph)
+        master = KnapsackMaster(items, incumbent)
+        relaxed = master.optimize(end)
+        lp_value = master.farley if relaxed is None else relaxed
+        bound = max(bound, math.ceil(lp_value - _EPS))
+        if bound > problem.m:
+            return None
+        improve(bound, 0.1)
+        if relaxed is None or len(incumbent) <= bound:
+            return result("feasible", incumbent)
+        duals = master.duals.copy()  # the dives re-solve the master on residuals
+        now = time.perf_counter()
+        dive_end = now + _DIVE_SHARE * max(end - now, 0.0)
+        dived = dive_rounds(master, items, incumbent, bound, dive_end, seed)
+        if dived is not None and len(dived) < len(incumbent):
+            incumbent, stage = dived, "colgen-lp"
+        if len(incumbent) > bound:
+            found, too_few = _price_and_branch(items, duals, bound, end, seed)
+            if found is not None and len(found) < len(incumbent):
+                incumbent, stage = found, "colgen-pricing"
+            if too_few:
+                bound += 1
+        return result("feasible", incumbent)
 
     master = _Master(graph, items, incumbent)
     relaxed = master.optimize(end)
@@ -907,7 +1034,7 @@ def solve_arcflow(
             break
         now = time.perf_counter()
         found, too_few = _price_and_branch(
-            graph, items, master.duals, bound, now + 0.7 * max(end - now, 0.0), seed
+            items, master.duals, bound, now + _PRICING_SHARE * max(end - now, 0.0), seed
         )
         if found is not None and len(found) < len(incumbent):
             incumbent, stage = found, "arcflow-pricing"
@@ -917,7 +1044,7 @@ def solve_arcflow(
         if bound > problem.m:
             return None
     # dives with one and with several new columns per round find different packings
-    dive_end = time.perf_counter() + 0.3 * max(end - time.perf_counter(), 0.0)
+    dive_end = time.perf_counter() + _DIVE_SHARE * max(end - time.perf_counter(), 0.0)
     for per_round in (_COLUMNS_PER_ROUND, 1, _COLUMNS_PER_ROUND, 1):
         if relaxed is None or len(incumbent) <= bound or time.perf_counter() > dive_end:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -164,52 +165,41 @@ def test_target_search_finds_valid_packings(instance, seed: int) -> None:
         )
 
 
-def all_path_patterns(graph, t_count: int) -> list[tuple[tuple[int, ...], float]]:
-    """Every source-to-sink path of the graph as (item counts, profit), plain Python."""
-    out: dict[int, list[int]] = {}
-    for a, u in enumerate(graph.arcs[:, 0].tolist()):
-        out.setdefault(u, []).append(a)
+def all_maximal_patterns(weights, demands, cap) -> list[tuple[int, ...]]:
+    """Every maximal pattern (no type below its demand fits in the room left), by
+    plain product over the copy counts."""
+    ranges = [range(int(b) + 1) for b in demands]
     found = []
-
-    def walk(u: int, counts: list[int]) -> None:
-        if u == graph.sink:
-            found.append(tuple(counts))
-            return
-        for a in out.get(u, []):
-            _, v, t, c = graph.arcs[a].tolist()
-            if t >= 0:
-                counts[t] += c
-            walk(v, counts)
-            if t >= 0:
-                counts[t] -= c
-
-    walk(graph.source, [0] * t_count)
+    for counts in itertools.product(*ranges):
+        load = np.array(counts) @ weights
+        if (load > cap).any():
+            continue
+        room = cap - load
+        if any(
+            c < b and (weights[i] <= room).all()
+            for i, (c, b) in enumerate(zip(counts, demands, strict=True))
+        ):
+            continue
+        found.append(tuple(counts))
     return found
 
 
 @given(typed_items(), st.lists(st.floats(0.0, 1.0), min_size=5, max_size=5),
-       st.floats(-0.5, 1.5))
-def test_path_enumeration_matches_plain_search(instance, profit, threshold) -> None:
-    """The pruned enumeration lists exactly the distinct patterns of the graph's
-    paths whose profit reaches the threshold, each once."""
+       st.floats(-0.5, 1.5), st.sampled_from([0, 10**6]))
+def test_maximal_enumeration_matches_plain_search(
+    instance, profit, threshold, cells
+) -> None:
+    """The pruned search lists exactly the maximal patterns whose profit reaches the
+    threshold, each once, with the ratio bound and with the knapsack tables."""
     weights, demands, cap = instance
-    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
-    graph = arcflow._build(items, 100_000, float("inf"))
     t_count = len(demands)
     duals = np.array(profit[:t_count])
     expected = {
-        c for c in all_path_patterns(graph, t_count)
+        c for c in all_maximal_patterns(weights, demands, cap)
         if float(np.dot(c, duals)) >= threshold
     }
-    order, _, _ = graph.pricing()
-    out_start, out_arcs = arcflow._csr(graph.arcs[:, 0], graph.nodes)
-    to_sink = kernels.profit_to_sink(
-        order, out_start, out_arcs, graph.arcs, duals, graph.sink
-    )
-    key = np.random.default_rng(1).integers(1, 2**62, t_count, dtype=np.int64)
-    counts, found, complete = kernels.enumerate_paths(
-        out_start, out_arcs, graph.arcs, duals, to_sink, graph.source, graph.sink,
-        threshold, key, 10_000, 10**7,
+    counts, found, complete = kernels.enumerate_maximal(
+        weights, demands, cap, duals, threshold, 10_000, 10**7, cells
     )
     listed = [tuple(int(x) for x in row) for row in counts[:found]]
     assert complete
@@ -217,10 +207,11 @@ def test_path_enumeration_matches_plain_search(instance, profit, threshold) -> N
     assert set(listed) == expected
 
 
-@given(typed_items())
-def test_price_and_branch_is_exact(instance) -> None:
-    """At the rounded-up LP bound, price-and-branch packs into the brute-force optimum
-    when that many bins suffice and proves the bound too low otherwise."""
+@given(typed_items(), st.booleans())
+def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
+    """At the rounded-up LP bound and at the brute-force optimum, price-and-branch over
+    the maximal patterns packs into the target when that many bins suffice (a valid
+    packing) and proves the target too low otherwise."""
     weights, demands, cap = instance
     items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
     graph = arcflow._build(items, 100_000, float("inf"))
@@ -231,17 +222,18 @@ def test_price_and_branch_is_exact(instance) -> None:
     types = np.repeat(np.arange(len(demands)), demands)
     optimum = brute_force_bins(weights[types], cap)
     assert bound <= optimum
-    found, too_few = arcflow._price_and_branch(
-        graph, items, master.duals, bound, float("inf"), 0
-    )
-    assert too_few == (optimum > bound)
-    if optimum == bound:
-        assert found is not None
-        assert len(found) <= bound
-        placed = np.bincount(np.concatenate(found), minlength=len(demands))
-        assert (placed == demands).all()
-        for pattern in found:
-            assert (weights[pattern].sum(axis=0) <= cap).all()
+    for target in sorted({bound, optimum}):
+        found, too_few = arcflow._price_and_branch(
+            items, master.duals, target, float("inf"), 0, exact_only=exact_only
+        )
+        assert too_few == (optimum > target)
+        assert (found is not None) == (optimum <= target)
+        if found is not None:
+            assert len(found) <= target
+            placed = np.bincount(np.concatenate(found), minlength=len(demands))
+            assert (placed == demands).all()
+            for pattern in found:
+                assert (weights[pattern].sum(axis=0) <= cap).all()
 
 
 @pytest.mark.parametrize("backend", ["highs", "scip", "cpsat"])
@@ -357,11 +349,13 @@ def test_bpplib_known_optimum(shared_datasets, family: str, instance: str) -> No
 @pytest.mark.needs_shared_data
 @pytest.mark.parametrize(
     "instance",
-    ["Hard28_BPP13", "Hard28_BPP14"],  # optimum = rounded LP bound, and one above it
+    # optimum = rounded LP bound; one above it; LP bound with 79 zero duals
+    ["Hard28_BPP13", "Hard28_BPP14", "Hard28_BPP47"],
 )
 def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> None:
-    """Two Hard28 instances are proven optimal: one by a packing meeting the rounded
-    LP bound, one (non-IRUP) by raising the bound past the LP."""
+    """Hard28 instances are proven optimal: by a packing meeting the rounded LP
+    bound, (non-IRUP) by raising the bound past the LP, and with half the duals zero
+    (the listing explodes; cheap types fill the patterns of the others)."""
     folder = shared_datasets / "bpplib" / "hard28"
     path = folder / f"{instance}.txt"
     if not path.exists():
