@@ -174,3 +174,42 @@ def improve(
         else:
             attempt += 1
     return best
+
+
+def dive(
+    problem: Problem,
+    columns: np.ndarray,
+    values: np.ndarray,
+    kind: np.ndarray,
+    target: int,
+    deadline: float,
+    seed: int = 0,
+    drop: float = 0.0,
+) -> np.ndarray | None:
+    """A packing into ``target`` machines that starts from the machine contents of
+    an LP solution (``columns``: type counts per content, ``values``: LP values,
+    ``kind``: each container's type), the largest values first and each skipped
+    with probability ``drop``, with the pool search packing the rest; None when it
+    stalls or ``deadline`` passes first."""
+    req, cap, share = _arrays(problem)
+    rng = np.random.default_rng(seed)
+    left = np.bincount(kind, minlength=columns.shape[1]).astype(np.int64)
+    members = [list(np.flatnonzero(kind == t)) for t in range(columns.shape[1])]
+    cur = np.full(problem.n, -1, np.int64)
+    b = 0
+    for c in np.argsort(-values, kind="stable"):
+        if b >= target or values[c] < 0.5:
+            break
+        col = columns[c]
+        if drop and rng.random() < drop:
+            continue
+        for _ in range(round(float(values[c]))):
+            if b >= target or (col > left).any():
+                break
+            for t in np.flatnonzero(col):
+                for _ in range(int(col[t])):
+                    cur[members[t].pop()] = b
+            left -= col
+            b += 1
+    weight = np.ascontiguousarray(share.sum(axis=1), dtype=np.float64)
+    return _search(req, cap, weight, cur, target, deadline, rng)

@@ -347,3 +347,205 @@ def pool_search(
     state[1] = np.int64(rng[0] >> np.uint64(1))
     state[2] = np.int64(best_w * 1e6)
     return best_n
+
+
+#: Slack under which a knapsack node is not worth exploring (values are machine
+#: shares, about 1); a complete search returns its best value plus this.
+KNAP_TOL = 1e-9
+
+
+@njit(cache=True)
+def _knap_bound(j, res, value, w, ub, order, copies, need, first):
+    """Upper bound on the value items ``j..`` (positions in branching order) add
+    within ``res``: per dimension the fractional knapsack over that dimension alone,
+    each item capped by the copies that fit ``res`` in every dimension; the least
+    of these. Stops at the first dimension whose bound is at most ``need``, and
+    starts with the dimension that stopped last time (``first[0]``)."""
+    t_count, d = w.shape
+    for t in range(j, t_count):
+        copies[t] = -1  # worked out when first needed
+    best = np.inf
+    for kk in range(d):
+        k = (first[0] + kk) % d
+        room = float(res[k])
+        total = 0.0
+        for s in range(t_count):
+            t = order[k, s]
+            if t < j:
+                continue
+            c = copies[t]
+            if c < 0:
+                c = ub[t]
+                for k2 in range(d):
+                    if w[t, k2] > 0:
+                        c = min(c, res[k2] // w[t, k2])
+                copies[t] = c
+            if c <= 0:
+                continue
+            if w[t, k] == 0:
+                total += c * value[t]
+                continue
+            if room <= 0.0:
+                break
+            take = min(float(c), room / w[t, k])
+            total += take * value[t]
+            room -= take * w[t, k]
+        if total < best:
+            best = total
+            if best <= need:
+                first[0] = k
+                return best
+    return best
+
+
+@njit(cache=True)
+def knapsack(value, w, ub, cap, budget, enough, out, more):
+    """Most valuable multiset of item types within ``cap`` in every dimension.
+
+    ``value`` (float64, T) per copy, ``w`` (int64, T x d) sizes, ``ub`` (int64, T)
+    copies available. Depth-first branch and bound, items by value over their
+    capacity-weighted size, at most ``budget`` nodes; ``out`` (int64, T) receives the
+    best counts; once a value above ``enough`` is found the search stops after
+    a hundredth of the budget, and the rows of ``more`` (int64, K x T) receive up
+    to K sets of value above ``enough`` met on the way. Returns (best value, upper
+    bound on the maximum, rows of ``more`` filled): the bound is ``best + KNAP_TOL``
+    when the search ends, else the largest node bound left open, so it stays valid
+    when the budget cuts the search.
+    """
+    t_all, d = w.shape
+    out[:] = 0
+    more[:] = 0
+    found = 0
+    keep = np.zeros(t_all, np.int64)
+    nk = 0
+    for t in range(t_all):
+        if value[t] > 0.0 and ub[t] > 0:
+            fits = True
+            for k in range(d):
+                if w[t, k] > cap[k]:
+                    fits = False
+            if fits:
+                keep[nk] = t
+                nk += 1
+    if nk == 0:
+        return 0.0, KNAP_TOL, 0
+    key = np.empty(nk, np.float64)
+    for s in range(nk):
+        t = keep[s]
+        size = 0.0
+        for k in range(d):
+            size += w[t, k] / max(cap[k], 1)
+        key[s] = -value[t] / max(size, 1e-12)
+    perm = keep[:nk][np.argsort(key, kind="mergesort")]
+    val = np.empty(nk, np.float64)
+    ww = np.empty((nk, d), np.int64)
+    uu = np.empty(nk, np.int64)
+    for s in range(nk):
+        val[s] = value[perm[s]]
+        uu[s] = ub[perm[s]]
+        for k in range(d):
+            ww[s, k] = w[perm[s], k]
+    order = np.empty((d, nk), np.int64)
+    for k in range(d):
+        ratio = np.empty(nk, np.float64)
+        for s in range(nk):
+            ratio[s] = -np.inf if ww[s, k] == 0 else -val[s] / ww[s, k]
+        order[k] = np.argsort(ratio, kind="mergesort")
+    copies = np.zeros(nk, np.int64)
+    first = np.zeros(1, np.int64)
+    x = np.zeros(nk, np.int64)
+    bx = np.zeros(nk, np.int64)
+    res = cap.copy()
+    cur = 0.0
+    best = 0.0
+    j = 0
+    nodes = 0
+    cut = False
+    while True:
+        if cur > best:
+            best = cur
+            bx[:] = x
+        go = False
+        if j < nk:
+            if nodes >= budget or (best > enough and 100 * nodes >= budget):
+                cut = True
+                break
+            nodes += 1
+            need = best + KNAP_TOL - cur
+            if _knap_bound(j, res, val, ww, uu, order, copies, need, first) > need:
+                c = uu[j]
+                for k in range(d):
+                    if ww[j, k] > 0:
+                        c = min(c, res[k] // ww[j, k])
+                x[j] = c
+                for k in range(d):
+                    res[k] -= c * ww[j, k]
+                cur += c * val[j]
+                j += 1
+                go = True
+        if go:
+            continue
+        if cur > enough and found < more.shape[0]:
+            for s in range(nk):
+                more[found, perm[s]] = x[s]
+            found += 1
+        # back to the deepest item taken; one copy fewer, then go on from there
+        i = j - 1
+        while i >= 0 and x[i] == 0:
+            i -= 1
+        if i < 0:
+            break
+        x[i] -= 1
+        for k in range(d):
+            res[k] += ww[i, k]
+        cur -= val[i]
+        j = i + 1
+    upper = best + KNAP_TOL
+    if cut:
+        # open: the current node, and fewer copies of every item taken on the path
+        upper = max(
+            upper, cur + _knap_bound(j, res, val, ww, uu, order, copies, -1.0, first)
+        )
+        for i in range(j - 1, -1, -1):
+            if x[i] > 0:
+                for k in range(d):
+                    res[k] += x[i] * ww[i, k]
+                cur -= x[i] * val[i]
+                upper = max(
+                    upper,
+                    cur + _knap_bound(i, res, val, ww, uu, order, copies, -1.0, first),
+                )
+    for s in range(nk):
+        out[perm[s]] = bx[s]
+    return best, upper, found
+
+
+@njit(cache=True)
+def greedy_column(value, w, ub, cap, peak, out):
+    """A multiset of item types within ``cap`` taken greedily by value over size
+    (the sum of capacity shares, or the largest one when ``peak``), as many copies
+    as fit; ``out`` (int64, T) receives the counts. Returns its value."""
+    t_all, d = w.shape
+    key = np.empty(t_all, np.float64)
+    for t in range(t_all):
+        size = 0.0
+        for k in range(d):
+            share = w[t, k] / max(cap[k], 1)
+            size = max(size, share) if peak else size + share
+        key[t] = -value[t] / max(size, 1e-12)
+    res = cap.copy()
+    total = 0.0
+    out[:] = 0
+    for t in np.argsort(key, kind="mergesort"):
+        if value[t] <= 0.0:
+            break
+        c = ub[t]
+        for k in range(d):
+            if w[t, k] > 0:
+                c = min(c, res[k] // w[t, k])
+        if c > 0:
+            out[t] = c
+            total += c * value[t]
+            for k in range(d):
+                res[k] -= c * w[t, k]
+    return total

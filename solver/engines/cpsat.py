@@ -27,7 +27,7 @@ from ..errors import InvalidProblem, PlacementError
 from ..explain import why_not
 from ..model import DOWN, Problem
 from ..placement import Placement, Status
-from . import _vbp, register
+from . import _vbp, _vbp_bound, register
 from ._cpsat_model import (
     OBJECTIVES,
     ModelVars,
@@ -49,6 +49,15 @@ _BUILD_SECONDS_PER_VAR = 2e-4
 #: share when the arc-flow graph is small.
 VBP_SHARE = 0.6
 VBP_SHARE_SMALL = 0.2
+#: Share of the time limit by which the column generation bound of vector packing
+#: stops (it stops earlier once it proves the packing in hand optimal).
+VBP_LP_SHARE = 0.3
+#: Container types times dimensions above which the LP is left out.
+VBP_LP_SIZE = 1250
+#: Share of the pool search's time kept for dives from the LP solution.
+VBP_DIVE = 0.2
+#: Share of the time limit for the first dive, right after the LP.
+VBP_DIVE_FIRST = 0.05
 #: Longest the arc-flow graph may take to build when measuring it, in seconds and as a
 #: share of the time left.
 ESTIMATE_SECONDS = 5.0
@@ -204,6 +213,14 @@ def _arcflow_size(
     return arcflow_size_estimate(problem, max_arcs=max_arcs, seconds=seconds)
 
 
+def _graph_free(problem: Problem) -> bool:
+    """Whether the arc-flow engine runs without its graph (one dimension, a graph
+    beyond its budget)."""
+    from .colgen import applies
+
+    return applies(problem)
+
+
 def choose_formulation(
     problem: Problem,
     assignment_size: int,
@@ -216,8 +233,11 @@ def choose_formulation(
     instances within a fraction of a second. It gets all the time when its graph is
     smaller than the assignment model, a third otherwise (few large items per
     machine, where the assignment model tends to be stronger); the assignment model
-    then goes on from its packing and bound. Building the graph to measure it takes
-    at most ``ESTIMATE_SHARE`` of ``time_left`` (and ``ESTIMATE_SECONDS``).
+    then goes on from its packing and bound. One-dimensional packings whose graph is
+    beyond the engine's budget get all the time: the engine then runs without the
+    graph (the assignment model would not prove them either). Building the
+    graph to measure it takes at most ``ESTIMATE_SHARE`` of ``time_left`` (and
+    ``ESTIMATE_SECONDS``).
     """
     if formulation == "assignment":
         return "assignment", 0.0
@@ -228,6 +248,9 @@ def choose_formulation(
     if time_left is not None:
         seconds = min(seconds, ESTIMATE_SHARE * time_left)
     size = _arcflow_size(problem, budget, seconds)
+    if size is None and _graph_free(problem):
+        # column generation with knapsack pricing gives the arc-flow bound
+        return "arcflow", 1.0
     if size is None:
         if formulation == "arcflow":
             raise InvalidProblem(
@@ -488,10 +511,10 @@ class CpsatEngine:
         seed: int,
         start: float,
     ) -> tuple[np.ndarray, int, tuple[str, float] | None]:
-        """Plain vector packing: the vector bound (conflicts, dual feasible functions),
-        then bin-centric packings and the pool search improve on the greedy start;
-        returns the packing, the bound and the formulation chosen for what follows
-        (None if not yet chosen).
+        """Plain vector packing: the vector bound (conflicts, dual feasible functions)
+        and the column generation LP bound, then bin-centric packings and the pool
+        search improve on the greedy start; returns the packing, the bound and the
+        formulation chosen for what follows (None if not yet chosen).
 
         The search gets ``VBP_SHARE`` of the time, ``VBP_SHARE_SMALL`` when the
         arc-flow graph is small (the exact model then tends to settle the instance),
@@ -506,14 +529,39 @@ class CpsatEngine:
         used = int(np.unique(best).shape[0])
         if used <= lb:
             return np.asarray(best, np.int64), lb, None
+        total = 30.0 if limit is None else limit
         n_types = np.unique(problem.requests, axis=0).shape[0]
+        lp = None
+        if n_types * problem.d <= VBP_LP_SIZE:
+            # (the LP does not settle in time on many types in many dimensions)
+            lp = _vbp_bound.column_generation(
+                problem.requests,
+                problem.machines.capacity[0],
+                np.asarray(best, np.int64),
+                deadline=start + VBP_LP_SHARE * total,
+                target=used,
+            )
+            lb = max(lb, _vbp_bound.machines(lp.bound))
+        if lp is not None and used > lb and lp.optimal:
+            # the LP solution's machine contents, the pool search for the rest
+            found = _vbp.dive(
+                problem,
+                lp.columns,
+                lp.values,
+                lp.kind,
+                lb,
+                time.perf_counter() + VBP_DIVE_FIRST * total,
+            )
+            best = best if found is None else found
+            used = int(np.unique(best).shape[0])
+        if used <= lb:
+            return np.asarray(best, np.int64), lb, None
         chosen = choose_formulation(
             problem,
             n_types * min(problem.m, used),
             self.formulation,
             self._remaining(limit, start),
         )
-        total = 30.0 if limit is None else limit
         budget = (VBP_SHARE_SMALL if chosen == ("arcflow", 1.0) else VBP_SHARE) * total
         attempts = _vbp.ATTEMPTS
         build = _BUILD_SECONDS_PER_VAR * n_types * min(problem.m, used)
@@ -521,7 +569,26 @@ class CpsatEngine:
             # building the assignment model would leave it next to no time to solve
             budget = total - 0.1
             attempts = 4 * _vbp.ATTEMPTS
-        best = _vbp.improve(problem, best, lb, start + budget, seed, attempts)
+        end = start + budget
+        dives = 0.0 if lp is None else VBP_DIVE * budget
+        best = _vbp.improve(problem, best, lb, end - dives, seed, attempts)
+        used = int(np.unique(best).shape[0])
+        tries = 0
+        while lp is not None and used > lb and time.perf_counter() < end:
+            # other roundings of the LP solution
+            found = _vbp.dive(
+                problem,
+                lp.columns,
+                lp.values,
+                lp.kind,
+                used - 1,
+                end,
+                seed + tries,
+                min(0.1 * tries, 0.5),
+            )
+            tries += 1
+            if found is not None:
+                best, used = found, used - 1
         return np.asarray(best, np.int64), lb, chosen
 
     def _not_worse(

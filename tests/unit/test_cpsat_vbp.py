@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 import solver
 from solver import Problem, Status
 from solver.datasets import read
-from solver.engines import _vbp
+from solver.engines import _vbp, _vbp_bound
 from solver.engines import _vbp_kernels as kernels
 
 
@@ -189,3 +190,134 @@ def test_vbp_instance_met_and_proven(shared_datasets):
     solver.validate(problem, pl)
     assert pl.machines_used == problem.best_known == 14
     assert pl.status is Status.OPTIMAL
+
+
+def naive_knapsack(value, w, ub, cap):
+    """Best value over every count vector within ``ub`` and ``cap``."""
+    best = 0.0
+    for counts in itertools.product(*(range(u + 1) for u in ub)):
+        load = [
+            sum(c * row[k] for c, row in zip(counts, w, strict=True))
+            for k in range(len(cap))
+        ]
+        if all(x <= c for x, c in zip(load, cap, strict=True)):
+            best = max(best, sum(c * v for c, v in zip(counts, value, strict=True)))
+    return best
+
+
+def naive_bins(req, cap):
+    """Fewest bins of capacity ``cap`` holding every row of ``req`` (exhaustive)."""
+    n, d = len(req), len(cap)
+    best = [n]
+
+    def go(i, loads):
+        if len(loads) >= best[0]:
+            return
+        if i == n:
+            best[0] = len(loads)
+            return
+        for load in loads:
+            if all(load[k] + req[i][k] <= cap[k] for k in range(d)):
+                for k in range(d):
+                    load[k] += req[i][k]
+                go(i + 1, loads)
+                for k in range(d):
+                    load[k] -= req[i][k]
+        go(i + 1, [*loads, list(req[i])])
+
+    go(0, [])
+    return best[0]
+
+
+knapsacks = st.integers(1, 3).flatmap(
+    lambda d: st.tuples(
+        st.lists(st.integers(1, 20), min_size=d, max_size=d),
+        st.lists(
+            st.tuples(
+                st.lists(st.integers(0, 12), min_size=d, max_size=d),
+                st.integers(0, 3),
+                st.floats(0.0, 1.0),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+    )
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(knapsacks, st.sampled_from([1, 3, 10**6]))
+def test_knapsack_matches_brute_force(data, budget):
+    """The complete search finds the brute-force maximum; a search cut short by its
+    node budget still returns a packable set and an upper bound on the maximum; the
+    further sets handed back are packable and worth more than asked."""
+    cap = np.asarray(data[0], np.int64)
+    w = np.asarray([row[0] for row in data[1]], np.int64)
+    ub = np.asarray([row[1] for row in data[1]], np.int64)
+    value = np.asarray([row[2] for row in data[1]], np.float64)
+    out = np.zeros(len(ub), np.int64)
+    more = np.zeros((4, len(ub)), np.int64)
+    best, upper, found = kernels.knapsack(value, w, ub, cap, budget, 0.5, out, more)
+    want = naive_knapsack(value.tolist(), w.tolist(), ub.tolist(), cap.tolist())
+    assert (out <= ub).all()
+    assert ((out @ w) <= cap).all()
+    assert best == pytest.approx(float(out @ value), abs=1e-9)
+    assert best <= want + 1e-9
+    assert upper >= want - 1e-12
+    for row in more[:found]:
+        assert (row <= ub).all()
+        assert ((row @ w) <= cap).all()
+        assert 0.5 < float(row @ value) <= want + 1e-9
+    if budget == 10**6:
+        assert best == pytest.approx(want, abs=1e-9)
+
+
+small_vbp = st.integers(1, 3).flatmap(
+    lambda d: st.tuples(
+        st.lists(st.integers(4, 12), min_size=d, max_size=d),
+        st.lists(
+            st.lists(st.integers(0, 12), min_size=d, max_size=d),
+            min_size=1,
+            max_size=7,
+        ),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_vbp, st.sampled_from([1, 2, 10**6]))
+def test_lp_bound_between_volume_and_optimum(data, nodes):
+    """The column generation bound (complete or with pricing cut to a few nodes) is
+    never above the exhaustive optimum and never below any dimension's volume."""
+    req, cap = arrays(data)
+    lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
+    opt = naive_bins(req.tolist(), cap.tolist())
+    assert _vbp_bound.machines(lp.bound) <= opt
+    volume = (req / cap).sum(axis=0).max()
+    assert lp.bound >= volume - 1e-9
+    if nodes == 10**6:
+        assert lp.optimal
+
+
+def test_vector_lp_bound_closes_paired_instances():
+    """Complementary pairs: the LP bound equals the optimum and the vector bound."""
+    problem = paired(10, 2)
+    got = solver.bounds.vector_lp_bound(problem, time_limit=5.0)
+    assert solver.bounds.vector_bound(problem) <= got == 10
+
+
+@pytest.mark.needs_shared_data
+def test_vector_lp_bound_on_known_optima(shared_datasets):
+    """On instances where the vector bound is short, the LP bound reaches the proven
+    optimum and never passes it."""
+    for name, opt in (
+        ("panigrahy/class1/class1_40_5_3", 12),
+        ("panigrahy/class7/class7_40_5_9", 19),
+    ):
+        path = shared_datasets / f"vbp_vectorpack/{name}.vbp"
+        if not path.is_file():
+            pytest.skip("instance not in this copy of the public data")
+        problem = read(path)
+        assert problem.best_known == opt
+        assert solver.bounds.vector_bound(problem) < opt
+        assert solver.bounds.vector_lp_bound(problem, time_limit=20.0) == opt

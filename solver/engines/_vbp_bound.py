@@ -1,0 +1,185 @@
+"""Column generation lower bound for vector packing on identical machines.
+
+The set-covering model (one column per feasible machine content, minimise the
+columns used while every container type is covered) has an LP relaxation that is
+usually within one machine of the optimum (Caprara & Toth, 2001). It is solved by
+column generation: GLOP solves the restricted master, and the pricing problem, a
+d-dimensional bounded knapsack, is solved by
+:func:`~solver.engines._vbp_kernels.knapsack` with a node budget. Whatever the
+state of the search, the duals ``pi`` give Farley's bound ``u.pi / z`` with ``z``
+any upper bound on the knapsack maximum, so the bound is valid at any deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+
+from . import _vbp_kernels as kernels
+
+#: Knapsack nodes per pricing call.
+NODES = 200_000
+#: Slack under the fractional bound before rounding up.
+EPS = 1e-6
+#: Reduced cost a column must reach to enter the master.
+_ENTER = 1e-7
+#: Reduced cost after which the pricing search may stop early (a column good enough
+#: to move the master on).
+_GOOD = 0.02
+#: Weight of the best duals so far in the duals the pricing sees, and the pricing
+#: calls in a row without an improving column after which the master's own duals
+#: are priced.
+SMOOTH = 0.6
+_MISSES = 3
+#: Further improving columns a pricing call may hand back.
+_MORE = 8
+
+
+@dataclass
+class LPBound:
+    """Farley bound of the column generation (float, machines), whether the LP was
+    solved to optimality, and the master's columns (type counts, C x T) with their
+    LP values; ``types`` (T x d) and ``counts`` (T) describe the container types
+    and ``kind`` (n) maps each container to its type."""
+
+    bound: float
+    optimal: bool
+    columns: np.ndarray
+    values: np.ndarray
+    types: np.ndarray
+    counts: np.ndarray
+    kind: np.ndarray
+
+
+def machines(bound: float) -> int:
+    """Whole machines a fractional bound guarantees (rounding noise allowed for)."""
+    return int(np.ceil(bound - EPS))
+
+
+def _columns_of(kind: np.ndarray, assign: np.ndarray, n_types: int) -> np.ndarray:
+    """Type counts of every bin of ``assign`` (one row per bin used)."""
+    bins, local = np.unique(assign, return_inverse=True)
+    cols = np.zeros((bins.shape[0], n_types), np.int64)
+    np.add.at(cols, (local.reshape(-1), kind), 1)
+    return cols
+
+
+def _greedy(
+    at: np.ndarray,
+    pi: np.ndarray,
+    types: np.ndarray,
+    counts: np.ndarray,
+    cap: np.ndarray,
+    out: np.ndarray,
+    cols: list[np.ndarray],
+    add: Callable[[np.ndarray], None],
+) -> bool:
+    """Greedy columns for the duals ``at`` and ``pi`` that improve the master (for
+    ``pi``) go in; True if any did."""
+    added = False
+    for duals in (at, pi):
+        for peak in (False, True):
+            kernels.greedy_column(duals, types, counts, cap, peak, out)
+            if float(out @ pi) > 1.0 + _GOOD and not any(
+                np.array_equal(out, c) for c in cols[-4:]
+            ):
+                cols.append(out.copy())
+                add(cols[-1])
+                added = True
+    return added
+
+
+def column_generation(
+    req: np.ndarray,
+    cap: np.ndarray,
+    start: np.ndarray | None = None,
+    deadline: float | None = None,
+    nodes: int = NODES,
+    max_iter: int = 100_000,
+    target: int | None = None,
+) -> LPBound:
+    """The LP bound of the set-covering model for ``req`` (int64, n x d, each row
+    within ``cap``) in bins of capacity ``cap`` (int64, d), by column generation
+    from the bins of ``start`` (an assignment, int64 n; bin-centric packing when
+    None) until the LP is optimal, ``max_iter`` rounds or ``deadline``
+    (``time.perf_counter`` instant)."""
+    req = np.ascontiguousarray(req, dtype=np.int64)
+    cap = np.ascontiguousarray(cap, dtype=np.int64)
+    types, kind, counts = np.unique(
+        req, axis=0, return_inverse=True, return_counts=True
+    )
+    types = np.ascontiguousarray(types, dtype=np.int64)
+    kind = kind.reshape(-1).astype(np.int64)
+    counts = counts.astype(np.int64)
+    n_types = types.shape[0]
+    scaled = types / np.maximum(cap, 1)
+    # each dimension's volume is a dual solution whose knapsack value is at most 1:
+    # the largest one is the first stability center
+    volume = (scaled * counts[:, None]).sum(axis=0)
+    center = np.ascontiguousarray(scaled[:, int(np.argmax(volume))])
+    best = float(max(volume.max(), 0.0))
+    if start is None:
+        share = np.ascontiguousarray(req / np.maximum(cap, 1), dtype=np.float64)
+        start = kernels.bin_centric(req, cap, share, np.ones(req.shape[1]), 0)
+    cols = list(_columns_of(kind, np.asarray(start, np.int64), n_types))
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    rows = [lp.Constraint(float(c), lp.infinity()) for c in counts]
+    xs = []
+
+    def add(col: np.ndarray) -> None:
+        v = lp.NumVar(0.0, lp.infinity(), "")
+        lp.Objective().SetCoefficient(v, 1.0)
+        for t in np.flatnonzero(col):
+            rows[t].SetCoefficient(v, float(col[t]))
+        xs.append(v)
+
+    for col in cols:
+        add(col)
+    lp.Objective().SetMinimization()
+    out = np.zeros(n_types, np.int64)
+    more = np.zeros((_MORE, n_types), np.int64)
+    optimal = False
+    misses = 0
+    for _ in range(max_iter):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        if target is not None and machines(best) >= target:
+            break
+        if misses == 0:
+            if lp.Solve() != pywraplp.Solver.OPTIMAL:
+                break
+            pi = np.maximum(np.array([r.dual_value() for r in rows]), 0.0)
+        # Wentges smoothing: price between the best duals so far and the master's
+        exact = misses >= _MISSES
+        at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
+        if misses == 0 and _greedy(at, pi, types, counts, cap, out, cols, add):
+            continue
+        value, upper, found = kernels.knapsack(
+            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more
+        )
+        farley = float(counts @ at) / max(upper, 1.0)
+        if farley > best:
+            best = max(best, farley)
+            center = at
+        if float(out @ pi) > 1.0 + _ENTER:
+            for col in (out, *more[:found]):
+                if float(col @ pi) > 1.0 + _ENTER and (
+                    col is out or not np.array_equal(col, out)
+                ):
+                    cols.append(col.copy())
+                    add(cols[-1])
+            misses = 0
+        elif exact:
+            optimal = value <= 1.0 + _ENTER and upper <= 1.0 + _ENTER
+            break
+        else:
+            center = at
+            misses += 1
+    values = np.zeros(len(cols))
+    if lp.Solve() == pywraplp.Solver.OPTIMAL:
+        values = np.array([v.solution_value() for v in xs])
+    return LPBound(best, optimal, np.array(cols, np.int64), values, types, counts, kind)
