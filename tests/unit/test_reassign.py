@@ -344,3 +344,28 @@ def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, ejec
     assert search.ctl[0] == roadef.cost(problem, assignment).total
     assert search.best_cost == roadef.cost(problem, search.best_assignment()).total
     deltas_agree()
+
+
+@given(feasible_instances(), st.integers(0, 5))
+@settings(max_examples=10, deadline=None)
+def test_many_annealing_runs_stay_exact_and_deterministic(inst, seed):
+    """Many short annealing runs keep the contract of a budgeted run.
+
+    With an iteration budget every annealing run (restart point, temperature,
+    length) depends on the seed only: two runs give the same assignment, which is
+    feasible and costs what the result says.
+    """
+    problem = _read(inst)
+    old = reassign._RESTART_ITERATIONS
+    reassign._RESTART_ITERATIONS = 2_000
+    try:
+        runs = [
+            reassign.optimise(problem, time_limit=60, seed=seed, iterations=40_000)
+            for _ in range(2)
+        ]
+    finally:
+        reassign._RESTART_ITERATIONS = old
+    np.testing.assert_array_equal(runs[0].assignment, runs[1].assignment)
+    assert roadef.check(problem, runs[0].assignment) == []
+    assert runs[0].cost_after == roadef.cost(problem, runs[0].assignment)
+    assert runs[0].cost_after.total <= runs[0].cost_before.total
