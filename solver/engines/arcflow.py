@@ -46,6 +46,11 @@ _MBS_NODES = 20_000
 _PERTURB = 0.3
 #: Time the tabu search may spend on one residual problem of LP rounding.
 _RESIDUAL_SECONDS = 0.3
+#: Machines the rest of a dive may need before MBS' and the tabu search are tried on
+#: it, and the fewest patterns fixed between two tries (each try costs several
+#: rounds of the dive).
+_RESIDUAL_BINS = 12
+_RESIDUAL_EVERY = 3
 #: Shares of the time left given to price-and-branch over the whole problem, then
 #: to LP diving (whose residual price-and-branch finds most packings at the bound).
 _PRICING_SHARE = 0.2
@@ -54,7 +59,7 @@ _DIVE_SHARE = 0.7
 #: the time) when the listing is longer.
 _FIRST_COLUMNS = 4_000
 #: Most seconds one price-and-branch over a residual problem of LP diving may take.
-_RESIDUAL_PRICING_SECONDS = 1.5
+_RESIDUAL_PRICING_SECONDS = 0.5
 #: Most seconds one round of perturbed MBS' and tabu search may take: on instances
 #: they do not settle at once, price-and-branch is the better use of the time.
 _IMPROVE_SECONDS = 2.0
@@ -590,26 +595,34 @@ def _dive(
     Each round tries, in turn, to fix every pattern the LP uses at least once (rounded
     down), the pattern with the largest amount (rounded down, at least once), and that
     pattern once, keeping the first whose rest's LP still allows ``target`` machines
-    (else the one that allows the fewest); surplus copies are trimmed. After each
-    round the residual items are handed to MBS' and the tabu search, aimed at the
-    machines ``target`` leaves for them (residual rounding), then to a short
-    price-and-branch with the residual LP's duals: the residual has far fewer
-    patterns within its gap than the whole problem, so the listing often completes
-    and SCIP settles it; a residual proven infeasible ends the dive.
+    (else the one that allows the fewest); surplus copies are trimmed. Once the
+    rest's LP needs at most ``_RESIDUAL_BINS`` machines, MBS' and the tabu search try
+    to pack the residual items into the machines ``target`` leaves for them
+    (residual rounding; every few rounds, as a try costs more than a round). When
+    the rest's LP allows those machines, a short price-and-branch runs with the
+    residual LP's duals: the residual has far fewer patterns within its gap than the
+    whole problem, so the listing often completes and SCIP settles it; a residual
+    proven infeasible ends the dive.
     """
     demands = items.demands.copy()
     patterns: list[list[int]] = []
+    tried = -_RESIDUAL_EVERY
     try:
         while demands.any():
-            if patterns:
-                rest = _complete(items, demands, target - len(patterns), deadline, seed)
-                if rest is not None:
-                    return patterns + rest
             master.set_demands(demands)
             rest_lp = master.optimize(deadline)
             if rest_lp is None:
                 return None
             left = target - len(patterns)
+            if (
+                patterns
+                and rest_lp <= _RESIDUAL_BINS
+                and len(patterns) - tried >= _RESIDUAL_EVERY
+            ):
+                tried = len(patterns)
+                rest = _complete(items, demands, left, deadline, seed)
+                if rest is not None:
+                    return patterns + rest
             if patterns and rest_lp <= left + _EPS:
                 until = min(deadline, time.perf_counter() + _RESIDUAL_PRICING_SECONDS)
                 sub = _Items(items.weights, demands.copy(), [], items.zero, items.cap)
@@ -1023,10 +1036,11 @@ def solve_arcflow(
     master = _Master(graph, items, incumbent)
     relaxed = master.optimize(end)
     lp_value = master.farley if relaxed is None else relaxed
-    bound = max(bound, math.ceil(lp_value - _EPS))
+    aimed, bound = bound, max(bound, math.ceil(lp_value - _EPS))
     if bound > problem.m:
         return None
-    improve(bound, 0.1)
+    if bound > aimed:  # the same search at the same bound would fail the same way
+        improve(bound, 0.1)
     # price-and-branch over the patterns whose reduced cost fits the gap to the bound;
     # a complete enumeration with no packing proves the bound one higher
     for _ in range(2):
@@ -1043,8 +1057,12 @@ def solve_arcflow(
         bound += 1
         if bound > problem.m:
             return None
-    # dives with one and with several new columns per round find different packings
-    dive_end = time.perf_counter() + _DIVE_SHARE * max(end - time.perf_counter(), 0.0)
+    # dives with one and with several new columns per round find different packings;
+    # they keep the whole time when the flow program would not get its minimum after
+    now = time.perf_counter()
+    dive_end = now + _DIVE_SHARE * max(end - now, 0.0)
+    if end - dive_end <= 2 * _FLOW_MIN_SECONDS:
+        dive_end = end
     for per_round in (_COLUMNS_PER_ROUND, 1, _COLUMNS_PER_ROUND, 1):
         if relaxed is None or len(incumbent) <= bound or time.perf_counter() > dive_end:
             break

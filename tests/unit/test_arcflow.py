@@ -236,6 +236,28 @@ def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
                 assert (weights[pattern].sum(axis=0) <= cap).all()
 
 
+@given(typed_items(), st.integers(0, 3))
+def test_dive_packs_every_copy_validly(instance, slack: int) -> None:
+    """An LP dive aimed at the rounded LP bound plus ``slack`` returns a valid packing
+    of every copy, never below the brute-force optimum, and leaves the master's
+    demands as they were."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    master = arcflow._Master(graph, items, arcflow._greedy(items))
+    value = master.optimize(float("inf"))
+    target = int(np.ceil(value - 1e-6)) + slack
+    found = arcflow._dive(master, items, target, float("inf"), 0)
+    types = np.repeat(np.arange(len(demands)), demands)
+    assert found is not None
+    assert len(found) >= brute_force_bins(weights[types], cap)
+    placed = np.bincount(np.concatenate(found), minlength=len(demands))
+    assert (placed == demands).all()
+    for pattern in found:
+        assert (weights[pattern].sum(axis=0) <= cap).all()
+    assert [row.lb() for row in master.rows] == demands.tolist()
+
+
 @pytest.mark.parametrize("backend", ["highs", "scip", "cpsat"])
 def test_integer_backends_close_the_gap(backend: str) -> None:
     """Each integer back end proves 2 bins infeasible and finds 3 for 6, 6, 6 in 10."""
@@ -367,5 +389,25 @@ def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> No
     assert result is not None
     check_packing(problem, result.assignment)
     assert result.bound <= optimum[instance] <= result.objective
+    assert result.status == "optimal"
+    assert result.objective == optimum[instance]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_shared_data
+@pytest.mark.parametrize("instance", ["Waescher_TEST0005", "Waescher_TEST0030"])
+def test_waescher_proven_by_lp_diving(shared_datasets, instance: str) -> None:
+    """Waescher instances whose patterns within the LP gap are too many to list are
+    proven optimal by an LP dive meeting the rounded LP bound."""
+    folder = shared_datasets / "bpplib" / "waescher"
+    path = folder / f"{instance}.txt"
+    if not path.exists():
+        pytest.skip(f"{instance} is not in this part of the data")
+    with (folder / "optima.csv").open() as fh:
+        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
+    problem = read_bpplib(path)
+    result = solve_arcflow(problem, time_limit=30.0)
+    assert result is not None
+    check_packing(problem, result.assignment)
     assert result.status == "optimal"
     assert result.objective == optimum[instance]
