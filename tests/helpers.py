@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
+
+import pytest
+
+from solver.datasets import read
+from solver.model import Problem
+
+
+def bpplib_case(shared: Path, family: str, instance: str) -> tuple[Problem, int]:
+    """A BPPLIB instance of the shared data and its known optimum; skips the test
+    when this part of the data is absent."""
+    folder = shared / "bpplib" / family
+    path = folder / f"{instance}.txt"
+    if not path.exists():
+        pytest.skip(f"{instance} is not in this part of the data")
+    with (folder / "optima.csv").open() as fh:
+        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
+    return read(path), optimum[instance]
 
 
 def roadef_model_text(inst: dict) -> str:

@@ -1,4 +1,5 @@
-"""Obvious plain-Python twins of the greedy kernels, read straight from the Problem.
+"""Obvious plain-Python references: twins of the greedy kernels, read straight from
+the Problem, and an exhaustive bin-packing optimum.
 
 Nothing here uses the compiled constraint arrays: every rule is re-read from the
 containers' and machines' own fields, so a compilation bug cannot hide.
@@ -13,6 +14,36 @@ from solver.model import CORDONED, DOWN, UP, Problem
 SCORES = (
     "sum", "l2", "dot", "k8s-least", "k8s-most", "k8s-balanced", "epvm", "nomad",
 )
+
+
+def fewest_bins(requests, capacity) -> int:
+    """Fewest identical bins of ``capacity`` (length d) holding every request (rows of
+    length d), by exhaustive search; every request must fit an empty bin."""
+    items = sorted(
+        ([int(x) for x in row] for row in requests), key=lambda row: -sum(row)
+    )
+    cap = [int(c) for c in capacity]
+    best = len(items)
+    loads: list[list[int]] = []
+
+    def place(i: int) -> None:
+        nonlocal best
+        if len(loads) >= best:
+            return
+        if i == len(items):
+            best = len(loads)
+            return
+        for load in loads:
+            if all(x + r <= c for x, r, c in zip(load, items[i], cap, strict=True)):
+                load[:] = [x + r for x, r in zip(load, items[i], strict=True)]
+                place(i + 1)
+                load[:] = [x - r for x, r in zip(load, items[i], strict=True)]
+        loads.append(list(items[i]))
+        place(i + 1)
+        loads.pop()
+
+    place(0)
+    return best
 
 
 def ffd_1d(sizes: list[int], capacities: list[int]) -> list[int]:

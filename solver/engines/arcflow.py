@@ -478,24 +478,21 @@ def _assign(items: _Items, patterns: list[list[int]], n: int) -> tuple[np.ndarra
     return assignment, bins
 
 
-class _Master:
-    """Restricted master LP over patterns (paths of the graph), solved by GLOP.
+class PatternMaster:
+    """Restricted master LP over patterns (lists of item types with repeats), solved
+    by GLOP: cover each type's demand with the fewest patterns. Subclasses price new
+    columns in ``optimize``; the LP dives use only this interface."""
 
-    Its optimum over all paths equals the arc-flow LP relaxation (flow decomposition),
-    so column generation with a longest-path pricing over the compressed graph gives
-    the arc-flow bound at a fraction of the cost of the full LP.
-    """
-
-    def __init__(self, graph: _Graph, items: _Items, patterns: list[list[int]]) -> None:
+    def __init__(
+        self, demands: np.ndarray, patterns: list[list[int]], per_round: int
+    ) -> None:
         from ortools.linear_solver import pywraplp
 
         self.pywraplp = pywraplp
-        self.graph = graph
-        self.pricing = graph.pricing()
         self.lp = pywraplp.Solver.CreateSolver("GLOP")
         self.rows = [
             self.lp.Constraint(float(b), self.lp.infinity(), f"demand[{t}]")
-            for t, b in enumerate(items.demands)
+            for t, b in enumerate(demands)
         ]
         self.objective = self.lp.Objective()
         self.objective.SetMinimization()
@@ -503,7 +500,7 @@ class _Master:
         self.vars: list = []
         self.farley = 0.0
         self.duals = np.zeros(len(self.rows))
-        self.per_round = _COLUMNS_PER_ROUND
+        self.per_round = per_round
         for pattern in patterns:
             self.add(pattern)
 
@@ -520,6 +517,28 @@ class _Master:
         """Change the demand each item type must meet."""
         for row, b in zip(self.rows, demands.tolist(), strict=True):
             row.SetLb(float(b))
+
+    def values(self) -> list[float]:
+        """Current amount of each column."""
+        return [v.solution_value() for v in self.vars]
+
+    def optimize(self, deadline: float) -> float | None:
+        """Column generation to the LP optimum; None if time runs out first."""
+        raise NotImplementedError
+
+
+class _Master(PatternMaster):
+    """Pattern master priced by longest paths in the graph.
+
+    Its optimum over all paths equals the arc-flow LP relaxation (flow decomposition),
+    so column generation with a longest-path pricing over the compressed graph gives
+    the arc-flow bound at a fraction of the cost of the full LP.
+    """
+
+    def __init__(self, graph: _Graph, items: _Items, patterns: list[list[int]]) -> None:
+        self.graph = graph
+        self.pricing = graph.pricing()
+        super().__init__(items.demands, patterns, _COLUMNS_PER_ROUND)
 
     def optimize(self, deadline: float) -> float | None:
         """Column generation to the LP optimum; None if time runs out first.
@@ -566,10 +585,6 @@ class _Master:
                 seen.add(key)
                 self.add(pattern)
 
-    def values(self) -> list[float]:
-        """Current amount of each column."""
-        return [v.solution_value() for v in self.vars]
-
 
 def _fix(chosen: list[tuple[list[int], int]], demands: np.ndarray) -> list[list[int]]:
     """Copies of patterns trimmed to the remaining ``demands`` (updated in place)."""
@@ -588,7 +603,7 @@ def _fix(chosen: list[tuple[list[int], int]], demands: np.ndarray) -> list[list[
 
 
 def _dive(
-    master: _Master, items: _Items, target: int, deadline: float, seed: int
+    master: PatternMaster, items: _Items, target: int, deadline: float, seed: int
 ) -> list[list[int]] | None:
     """Round the LP by diving: fix whole patterns, re-optimise the rest, repeat.
 

@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..model import Problem
 from . import _knapsack_kernels as kernels
-
-if TYPE_CHECKING:
-    from .arcflow import _Items
+from .arcflow import (
+    _EPS,
+    ARC_BUDGET,
+    PatternMaster,
+    _complete,
+    _fix,
+    _Items,
+    _items,
+    _target_search,
+)
 
 #: Columns the pricing step may add per master solve (the most profitable patterns).
 COLUMNS_PER_ROUND = 30
@@ -51,19 +57,13 @@ _PRICE_EVERY = 4
 _TOL = 1e-9
 
 
-class KnapsackMaster:
-    """Restricted master LP over patterns, solved by GLOP and priced by a knapsack.
-
-    Same interface as the arc-flow master: ``optimize(deadline)``, ``duals``,
-    ``farley``, ``columns``, ``values()``, ``set_demands()``, ``add()``,
-    ``per_round``. ``items`` is the arc-flow item-type table (weights int64 (t, d),
+class KnapsackMaster(PatternMaster):
+    """Pattern master priced by an exact bounded knapsack, with the interface of the
+    arc-flow master. ``items`` is the arc-flow item-type table (weights int64 (t, d),
     demands int64 (t,), cap int64 (d,)); ``patterns`` are lists of item types.
     """
 
     def __init__(self, items: _Items, patterns: list[list[int]]) -> None:
-        from ortools.linear_solver import pywraplp
-
-        self.pywraplp = pywraplp
         self.weights = np.ascontiguousarray(items.weights, dtype=np.int64)
         self.cap = np.ascontiguousarray(items.cap, dtype=np.int64)
         self.demands = np.ascontiguousarray(items.demands, dtype=np.int64).copy()
@@ -74,30 +74,8 @@ class KnapsackMaster:
             copies = int(np.minimum(self.demands, fits).sum())
             if copies * (int(self.cap[0]) + 1) <= _DP_CELLS:
                 self.table = np.empty((copies, int(self.cap[0]) + 1), np.bool_)
-        self.lp = pywraplp.Solver.CreateSolver("GLOP")
-        self.rows = [
-            self.lp.Constraint(float(b), self.lp.infinity(), f"demand[{t}]")
-            for t, b in enumerate(self.demands)
-        ]
-        self.objective = self.lp.Objective()
-        self.objective.SetMinimization()
-        self.columns: list[list[int]] = []
-        self.vars: list = []
-        self.farley = 0.0
-        self.duals = np.zeros(len(self.rows))
-        self.per_round = COLUMNS_PER_ROUND
         self.changed = False
-        for pattern in patterns:
-            self.add(pattern)
-
-    def add(self, pattern: list[int]) -> None:
-        """Add a pattern (item types with repeats) as a column."""
-        var = self.lp.NumVar(0, self.lp.infinity(), f"p[{len(self.vars)}]")
-        for t, c in zip(*np.unique(pattern, return_counts=True), strict=True):
-            self.rows[int(t)].SetCoefficient(var, float(c))
-        self.objective.SetCoefficient(var, 1)
-        self.vars.append(var)
-        self.columns.append(list(pattern))
+        super().__init__(self.demands, patterns, COLUMNS_PER_ROUND)
 
     def _solve(self) -> int:
         """Solve the master: the dual simplex after demands changed (the basis stays
@@ -109,11 +87,10 @@ class KnapsackMaster:
         return self.lp.Solve()
 
     def set_demands(self, demands: np.ndarray) -> None:
-        """Change the demand each item type must meet."""
+        """Change the demand each item type must meet (the next solve is dual)."""
         self.changed = True
         self.demands = np.ascontiguousarray(demands, dtype=np.int64).copy()
-        for row, b in zip(self.rows, self.demands.tolist(), strict=True):
-            row.SetLb(float(b))
+        super().set_demands(self.demands)
 
     def optimize(self, deadline: float, rounds: int | None = None) -> float | None:
         """Column generation to the LP optimum; None if time runs out first.
@@ -165,17 +142,11 @@ class KnapsackMaster:
             _PRICING_NODES,
         )
 
-    def values(self) -> list[float]:
-        """Current amount of each column."""
-        return [v.solution_value() for v in self.vars]
-
 
 def applies(problem: Problem) -> bool:
     """Whether the arc-flow engine runs without its graph on ``problem``: a
     one-dimensional packing onto identical machines with no placement rules whose
     graph exceeds the engine's arc budget."""
-    from .arcflow import ARC_BUDGET, _items
-
     items = _items(problem)
     return (
         items is not None
@@ -229,8 +200,6 @@ def _dive(
     leaves (every few rounds: they cost more than a round). Returns None if the
     clock stops the dive.
     """
-    from .arcflow import _EPS, _complete, _fix
-
     demands = items.demands.copy()
     patterns: list[list[int]] = []
     tried = -_RESIDUAL_EVERY
@@ -288,8 +257,6 @@ def dive_rounds(
     different packings); after a dive that misses ``target``, the tabu search starts
     from the LP-shaped packing. Stops at ``target`` machines or at ``deadline``.
     """
-    from .arcflow import _target_search
-
     best = None
     rounds = 0
     while len(incumbent) > target and time.perf_counter() < deadline:

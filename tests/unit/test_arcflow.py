@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 
 import numpy as np
 import pytest
+from helpers import bpplib_case
 from hypothesis import given
 from hypothesis import strategies as st
+from naive import fewest_bins
 
 from solver.constraints import AntiAffinity
 from solver.engines import _arcflow_kernels as kernels
 from solver.engines import arcflow
 from solver.engines.arcflow import arcflow_size_estimate, solve_arcflow
 from solver.model import Containers, Machines, Problem
-
-
-def brute_force_bins(requests: np.ndarray, cap: np.ndarray) -> int:
-    """Fewest bins of capacity ``cap`` holding every request, by exhaustive search."""
-    order = sorted(range(len(requests)), key=lambda i: -int(requests[i].sum()))
-    items = [requests[i] for i in order]
-    best = [len(items)]
-
-    def search(k: int, loads: list[np.ndarray]) -> None:
-        if len(loads) >= best[0]:
-            return
-        if k == len(items):
-            best[0] = len(loads)
-            return
-        for b in range(len(loads)):
-            if (loads[b] + items[k] <= cap).all():
-                loads[b] = loads[b] + items[k]
-                search(k + 1, loads)
-                loads[b] = loads[b] - items[k]
-        search(k + 1, [*loads, items[k].copy()])
-
-    search(0, [])
-    return best[0]
 
 
 def check_packing(problem: Problem, assignment: np.ndarray) -> None:
@@ -68,7 +46,7 @@ def test_objective_equals_brute_force(problem: Problem) -> None:
     """The arc-flow optimum matches exhaustive search; the packing is valid."""
     result = solve_arcflow(problem, time_limit=20.0)
     assert result is not None
-    expected = brute_force_bins(problem.requests, problem.capacity[0])
+    expected = fewest_bins(problem.requests, problem.capacity[0])
     if not problem.requests.any():
         expected = 1
     check_packing(problem, result.assignment)
@@ -124,7 +102,7 @@ def test_greedy_heuristics_pack_validly(instance) -> None:
     every heuristic stay at or above the brute-force optimum."""
     weights, demands, cap = instance
     types = np.repeat(np.arange(len(demands)), demands)
-    optimum = brute_force_bins(weights[types], cap)
+    optimum = fewest_bins(weights[types], cap)
     order = np.arange(len(demands), dtype=np.int64)
     ffd = kernels.first_fit_decreasing(weights, demands, cap)
     bfd = kernels.best_fit_decreasing(weights, demands, cap)
@@ -144,7 +122,7 @@ def test_target_search_finds_valid_packings(instance, seed: int) -> None:
     types = np.repeat(np.arange(len(demands)), demands)
     w = np.ascontiguousarray(weights[types])
     n = len(types)
-    optimum = brute_force_bins(w, cap)
+    optimum = fewest_bins(w, cap)
     for k in (optimum, n):
         assign = np.arange(n, dtype=np.int64) % k
         tabu = np.zeros(n, np.int64)
@@ -220,7 +198,7 @@ def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
     value = master.optimize(float("inf"))
     bound = int(np.ceil(value - 1e-6))
     types = np.repeat(np.arange(len(demands)), demands)
-    optimum = brute_force_bins(weights[types], cap)
+    optimum = fewest_bins(weights[types], cap)
     assert bound <= optimum
     for target in sorted({bound, optimum}):
         found, too_few = arcflow._price_and_branch(
@@ -250,7 +228,7 @@ def test_dive_packs_every_copy_validly(instance, slack: int) -> None:
     found = arcflow._dive(master, items, target, float("inf"), 0)
     types = np.repeat(np.arange(len(demands)), demands)
     assert found is not None
-    assert len(found) >= brute_force_bins(weights[types], cap)
+    assert len(found) >= fewest_bins(weights[types], cap)
     placed = np.bincount(np.concatenate(found), minlength=len(demands))
     assert (placed == demands).all()
     for pattern in found:
@@ -334,14 +312,6 @@ def test_fine_grained_capacities_give_up() -> None:
         check_packing(problem, result.assignment)
 
 
-def read_bpplib(path) -> Problem:
-    """A BPPLIB text file: n, capacity, then n weights."""
-    values = [int(x) for x in path.read_text().split()]
-    n, cap = values[0], values[1]
-    requests = np.array(values[2:]).reshape(-1, 1)
-    return Problem.from_arrays(np.full((n, 1), cap), requests)
-
-
 @pytest.mark.needs_shared_data
 @pytest.mark.parametrize(
     ("family", "instance"),
@@ -353,18 +323,12 @@ def read_bpplib(path) -> Problem:
 )
 def test_bpplib_known_optimum(shared_datasets, family: str, instance: str) -> None:
     """A few BPPLIB instances are packed into their known optimal number of bins."""
-    folder = shared_datasets / "bpplib" / family
-    path = folder / f"{instance}.txt"
-    if not path.exists():
-        pytest.skip(f"{instance} is not in this part of the data")
-    with (folder / "optima.csv").open() as fh:
-        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
-    problem = read_bpplib(path)
+    problem, optimum = bpplib_case(shared_datasets, family, instance)
     result = solve_arcflow(problem, time_limit=30.0)
     assert result is not None
     check_packing(problem, result.assignment)
-    assert result.bound <= optimum[instance] <= result.objective
-    assert result.objective == optimum[instance]
+    assert result.bound <= optimum <= result.objective
+    assert result.objective == optimum
 
 
 @pytest.mark.slow
@@ -378,19 +342,13 @@ def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> No
     """Hard28 instances are proven optimal: by a packing meeting the rounded LP
     bound, (non-IRUP) by raising the bound past the LP, and with half the duals zero
     (the listing explodes; cheap types fill the patterns of the others)."""
-    folder = shared_datasets / "bpplib" / "hard28"
-    path = folder / f"{instance}.txt"
-    if not path.exists():
-        pytest.skip(f"{instance} is not in this part of the data")
-    with (folder / "optima.csv").open() as fh:
-        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
-    problem = read_bpplib(path)
+    problem, optimum = bpplib_case(shared_datasets, "hard28", instance)
     result = solve_arcflow(problem, time_limit=60.0)
     assert result is not None
     check_packing(problem, result.assignment)
-    assert result.bound <= optimum[instance] <= result.objective
+    assert result.bound <= optimum <= result.objective
     assert result.status == "optimal"
-    assert result.objective == optimum[instance]
+    assert result.objective == optimum
 
 
 @pytest.mark.slow
@@ -399,15 +357,9 @@ def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> No
 def test_waescher_proven_by_lp_diving(shared_datasets, instance: str) -> None:
     """Waescher instances whose patterns within the LP gap are too many to list are
     proven optimal by an LP dive meeting the rounded LP bound."""
-    folder = shared_datasets / "bpplib" / "waescher"
-    path = folder / f"{instance}.txt"
-    if not path.exists():
-        pytest.skip(f"{instance} is not in this part of the data")
-    with (folder / "optima.csv").open() as fh:
-        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
-    problem = read_bpplib(path)
+    problem, optimum = bpplib_case(shared_datasets, "waescher", instance)
     result = solve_arcflow(problem, time_limit=30.0)
     assert result is not None
     check_packing(problem, result.assignment)
     assert result.status == "optimal"
-    assert result.objective == optimum[instance]
+    assert result.objective == optimum

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from naive import fewest_bins
 
 from solver import Machines, Problem
 from solver.bounds import (
@@ -21,35 +22,6 @@ from solver.bounds import (
     vector_bound,
 )
 from solver.model import Containers
-
-
-def fewest_identical_bins(
-    sizes: list[tuple[int, ...]], capacity: tuple[int, ...]
-) -> int:
-    """Exhaustive optimum of vector bin packing into identical bins (all items fit)."""
-    best = len(sizes)
-    bins: list[list[int]] = []
-
-    def place(i: int) -> None:
-        nonlocal best
-        if len(bins) >= best:
-            return
-        if i == len(sizes):
-            best = len(bins)
-            return
-        for load in bins:
-            room = zip(load, sizes[i], capacity, strict=True)
-            if all(x + s <= c for x, s, c in room):
-                old = load[:]
-                load[:] = [x + s for x, s in zip(load, sizes[i], strict=True)]
-                place(i + 1)
-                load[:] = old
-        bins.append(list(sizes[i]))
-        place(i + 1)
-        bins.pop()
-
-    place(0)
-    return best
 
 
 def fewest_machines(requests: np.ndarray, capacity: np.ndarray) -> int | None:
@@ -126,7 +98,7 @@ def test_identical_machine_bounds_never_exceed_the_optimum(data):
     capacity, requests = data
     fitting = [r for r in requests if all(np.less_equal(r, capacity))]
     problem = Problem.from_arrays([capacity] * len(requests), requests)
-    optimum = fewest_identical_bins([tuple(r) for r in fitting], tuple(capacity))
+    optimum = fewest_bins([tuple(r) for r in fitting], tuple(capacity))
     for bound in (continuous_bound, heterogeneous_bound, lower_bound):
         assert bound(problem) <= optimum
     assert lower_bound(problem) >= continuous_bound(problem)
@@ -215,7 +187,7 @@ def test_fekete_schepers_beats_l2_on_a_textbook_case():
     sizes = [2, 2, 4, 5, 7, 10]
     assert martello_toth_l2(np.array(sizes), 10) == 3
     assert fekete_schepers(np.array(sizes), 10) == 4
-    assert fewest_identical_bins([(s,) for s in sizes], (10,)) == 4
+    assert fewest_bins([(s,) for s in sizes], (10,)) == 4
     problem = Problem.from_arrays([[10, 10]] * 6, [[s, 1] for s in sizes])
     assert lower_bound(problem) == 3
     assert vector_bound(problem) == 4
@@ -243,7 +215,7 @@ def test_vector_bound_never_exceeds_the_optimum(data):
     capacity, requests = data
     fitting = [r for r in requests if all(np.less_equal(r, capacity))]
     problem = Problem.from_arrays([capacity] * len(requests), requests)
-    optimum = fewest_identical_bins([tuple(r) for r in fitting], tuple(capacity))
+    optimum = fewest_bins([tuple(r) for r in fitting], tuple(capacity))
     assert lower_bound(problem) <= vector_bound(problem) <= optimum
     assert conflict_bound(problem) <= vector_bound(problem)
 

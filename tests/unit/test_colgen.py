@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 
 import numpy as np
 import pytest
+from helpers import bpplib_case
 from hypothesis import given
 from hypothesis import strategies as st
+from naive import fewest_bins
 
 from solver.engines import _knapsack_kernels as kernels
 from solver.engines import arcflow, colgen
@@ -31,28 +32,6 @@ def brute_patterns(weights, bounds, profits, cap) -> list[tuple[float, tuple]]:
         if (a @ weights <= cap).all():
             out.append((float(a @ profits), tuple(a.tolist())))
     return out
-
-
-def brute_force_bins(sizes: list[int], cap: int) -> int:
-    """Fewest bins of capacity ``cap`` holding ``sizes``, by exhaustive search."""
-    items = sorted(sizes, reverse=True)
-    best = [len(items)]
-
-    def search(k: int, loads: list[int]) -> None:
-        if len(loads) >= best[0]:
-            return
-        if k == len(items):
-            best[0] = len(loads)
-            return
-        for b in range(len(loads)):
-            if loads[b] + items[k] <= cap:
-                loads[b] += items[k]
-                search(k + 1, loads)
-                loads[b] -= items[k]
-        search(k + 1, [*loads, items[k]])
-
-    search(0, [])
-    return best[0]
 
 
 @st.composite
@@ -146,8 +125,7 @@ def test_graph_free_lp_equals_the_arcflow_lp(problem: Problem) -> None:
     assert without == pytest.approx(with_graph, abs=1e-6)
     assert master.farley <= without + 1e-6
     if problem.d == 1:
-        sizes = problem.requests[:, 0].tolist()
-        optimum = brute_force_bins(sizes, problem.capacity[0, 0])
+        optimum = fewest_bins(problem.requests, problem.capacity[0])
         assert math.ceil(without - 1e-6) <= optimum
 
 
@@ -187,7 +165,7 @@ def test_solve_without_graph_is_optimal(problem: Problem) -> None:
     result = arcflow.solve_arcflow(problem, time_limit=2.0, max_arcs=0)
     assert result is not None
     assert result.graph_arcs == 0
-    optimum = brute_force_bins(problem.requests[:, 0].tolist(), problem.capacity[0, 0])
+    optimum = fewest_bins(problem.requests, problem.capacity[0])
     assert result.bound <= optimum
     assert result.objective == optimum
     assert result.status == "optimal"
@@ -225,19 +203,9 @@ def test_large_one_dimensional_graphs_run_without_the_graph() -> None:
 @pytest.mark.parametrize("instance", ["HARD4", "HARD6"])
 def test_scholl_hard_proven_optimal(shared_datasets, instance: str) -> None:
     """Scholl's hard instances (graph beyond the budget) are proven optimal."""
-    folder = shared_datasets / "bpplib" / "scholl_3"
-    path = folder / f"{instance}.txt"
-    if not path.exists():
-        pytest.skip(f"{instance} is not in this part of the data")
-    with (folder / "optima.csv").open() as fh:
-        optimum = {r["instance"]: int(r["best_known"]) for r in csv.DictReader(fh)}
-    values = [int(x) for x in path.read_text().split()]
-    n, cap = values[0], values[1]
-    problem = Problem.from_arrays(
-        np.full((n, 1), cap), np.array(values[2 : 2 + n]).reshape(-1, 1)
-    )
+    problem, optimum = bpplib_case(shared_datasets, "scholl_3", instance)
     result = arcflow.solve_arcflow(problem, time_limit=30.0)
     assert result is not None
-    assert result.bound <= optimum[instance] <= result.objective
+    assert result.bound <= optimum <= result.objective
     assert result.status == "optimal"
-    assert result.objective == optimum[instance]
+    assert result.objective == optimum

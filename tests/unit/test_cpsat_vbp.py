@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from naive import fewest_bins
 
 import solver
 from solver import Problem, Status
@@ -205,30 +206,6 @@ def naive_knapsack(value, w, ub, cap):
     return best
 
 
-def naive_bins(req, cap):
-    """Fewest bins of capacity ``cap`` holding every row of ``req`` (exhaustive)."""
-    n, d = len(req), len(cap)
-    best = [n]
-
-    def go(i, loads):
-        if len(loads) >= best[0]:
-            return
-        if i == n:
-            best[0] = len(loads)
-            return
-        for load in loads:
-            if all(load[k] + req[i][k] <= cap[k] for k in range(d)):
-                for k in range(d):
-                    load[k] += req[i][k]
-                go(i + 1, loads)
-                for k in range(d):
-                    load[k] -= req[i][k]
-        go(i + 1, [*loads, list(req[i])])
-
-    go(0, [])
-    return best[0]
-
-
 knapsacks = st.integers(1, 3).flatmap(
     lambda d: st.tuples(
         st.lists(st.integers(1, 20), min_size=d, max_size=d),
@@ -291,7 +268,7 @@ def test_lp_bound_between_volume_and_optimum(data, nodes):
     never above the exhaustive optimum and never below any dimension's volume."""
     req, cap = arrays(data)
     lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
-    opt = naive_bins(req.tolist(), cap.tolist())
+    opt = fewest_bins(req.tolist(), cap.tolist())
     assert _vbp_bound.machines(lp.bound) <= opt
     volume = (req / cap).sum(axis=0).max()
     assert lp.bound >= volume - 1e-9
