@@ -49,6 +49,9 @@ _BUILD_SECONDS_PER_VAR = 2e-4
 #: share when the arc-flow graph is small.
 VBP_SHARE = 0.6
 VBP_SHARE_SMALL = 0.2
+#: Share of the time limit by which the search stops at the latest (the exact model
+#: keeps the rest).
+VBP_SEARCH_END = 0.9
 #: Share of the time limit by which the column generation bound of vector packing
 #: stops (it stops earlier once it proves the packing in hand optimal).
 VBP_LP_SHARE = 0.3
@@ -516,7 +519,8 @@ class CpsatEngine:
         search improve on the greedy start; returns the packing, the bound and the
         formulation chosen for what follows (None if not yet chosen).
 
-        The search gets ``VBP_SHARE`` of the time, ``VBP_SHARE_SMALL`` when the
+        The search gets ``VBP_SHARE`` of the time after the LP (up to
+        ``VBP_SEARCH_END`` of the limit), ``VBP_SHARE_SMALL`` from the start when the
         arc-flow graph is small (the exact model then tends to settle the instance),
         all of it when building the assignment model would take half the time left.
         """
@@ -562,14 +566,19 @@ class CpsatEngine:
             self.formulation,
             self._remaining(limit, start),
         )
-        budget = (VBP_SHARE_SMALL if chosen == ("arcflow", 1.0) else VBP_SHARE) * total
+        small = chosen == ("arcflow", 1.0)
+        budget = (VBP_SHARE_SMALL if small else VBP_SHARE) * total
+        end = start + budget
+        if not small:
+            # the LP's time comes out of the exact model's share, not the search's
+            end = min(time.perf_counter() + budget, start + VBP_SEARCH_END * total)
         attempts = _vbp.ATTEMPTS
         build = _BUILD_SECONDS_PER_VAR * n_types * min(problem.m, used)
         if chosen[0] == "assignment" and build > (1 - VBP_SHARE) * total / 2:
             # building the assignment model would leave it next to no time to solve
             budget = total - 0.1
+            end = start + budget
             attempts = 4 * _vbp.ATTEMPTS
-        end = start + budget
         dives = 0.0 if lp is None else VBP_DIVE * budget
         best = _vbp.improve(problem, best, lb, end - dives, seed, attempts)
         used = int(np.unique(best).shape[0])
