@@ -47,11 +47,11 @@ _BUILD_SECONDS_PER_VAR = 2e-4
 #: Share of the time limit the vector packing pool search may take before the
 #: exact models (it stops earlier at the lower bound or when it stalls), and the
 #: share when the arc-flow graph is small.
-VBP_SHARE = 0.6
+VBP_SHARE = 0.8
 VBP_SHARE_SMALL = 0.2
 #: Share of the time limit by which the search stops at the latest (the exact model
 #: keeps the rest).
-VBP_SEARCH_END = 0.9
+VBP_SEARCH_END = 0.95
 #: Share of the time limit by which the column generation bound of vector packing
 #: stops (it stops earlier once it proves the packing in hand optimal).
 VBP_LP_SHARE = 0.3
