@@ -20,6 +20,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 
 from . import _vbp_kernels as kernels
+from ._master import PatternMaster
 
 #: Knapsack nodes per pricing call.
 NODES = 200_000
@@ -126,20 +127,14 @@ def column_generation(
         share = np.ascontiguousarray(req / np.maximum(cap, 1), dtype=np.float64)
         start = kernels.bin_centric(req, cap, share, np.ones(req.shape[1]), 0)
     cols = list(_columns_of(kind, np.asarray(start, np.int64), n_types))
-    lp = pywraplp.Solver.CreateSolver("GLOP")
-    rows = [lp.Constraint(float(c), lp.infinity()) for c in counts]
-    xs = []
+    master = PatternMaster(counts, [])
+    lp, rows = master.lp, master.rows
 
     def add(col: np.ndarray) -> None:
-        v = lp.NumVar(0.0, lp.infinity(), "")
-        lp.Objective().SetCoefficient(v, 1.0)
-        for t in np.flatnonzero(col):
-            rows[t].SetCoefficient(v, float(col[t]))
-        xs.append(v)
+        master.add(np.repeat(np.arange(n_types), col).tolist())
 
     for col in cols:
         add(col)
-    lp.Objective().SetMinimization()
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
     optimal = False
@@ -181,5 +176,5 @@ def column_generation(
             misses += 1
     values = np.zeros(len(cols))
     if lp.Solve() == pywraplp.Solver.OPTIMAL:
-        values = np.array([v.solution_value() for v in xs])
+        values = np.array(master.values())
     return LPBound(best, optimal, np.array(cols, np.int64), values, types, counts, kind)

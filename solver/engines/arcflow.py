@@ -32,6 +32,7 @@ import numpy as np
 from ..bounds import martello_toth_l2
 from ..model import UP, Problem
 from . import _arcflow_kernels as kernels
+from ._master import PatternMaster
 
 #: Arc budget of the graph before compression; beyond it the model is not built.
 ARC_BUDGET = 3_000_000
@@ -478,55 +479,6 @@ def _assign(items: _Items, patterns: list[list[int]], n: int) -> tuple[np.ndarra
     return assignment, bins
 
 
-class PatternMaster:
-    """Restricted master LP over patterns (lists of item types with repeats), solved
-    by GLOP: cover each type's demand with the fewest patterns. Subclasses price new
-    columns in ``optimize``; the LP dives use only this interface."""
-
-    def __init__(
-        self, demands: np.ndarray, patterns: list[list[int]], per_round: int
-    ) -> None:
-        from ortools.linear_solver import pywraplp
-
-        self.pywraplp = pywraplp
-        self.lp = pywraplp.Solver.CreateSolver("GLOP")
-        self.rows = [
-            self.lp.Constraint(float(b), self.lp.infinity(), f"demand[{t}]")
-            for t, b in enumerate(demands)
-        ]
-        self.objective = self.lp.Objective()
-        self.objective.SetMinimization()
-        self.columns: list[list[int]] = []
-        self.vars: list = []
-        self.farley = 0.0
-        self.duals = np.zeros(len(self.rows))
-        self.per_round = per_round
-        for pattern in patterns:
-            self.add(pattern)
-
-    def add(self, pattern: list[int]) -> None:
-        """Add a pattern (item types with repeats) as a column."""
-        var = self.lp.NumVar(0, self.lp.infinity(), f"p[{len(self.vars)}]")
-        for t, c in zip(*np.unique(pattern, return_counts=True), strict=True):
-            self.rows[int(t)].SetCoefficient(var, float(c))
-        self.objective.SetCoefficient(var, 1)
-        self.vars.append(var)
-        self.columns.append(list(pattern))
-
-    def set_demands(self, demands: np.ndarray) -> None:
-        """Change the demand each item type must meet."""
-        for row, b in zip(self.rows, demands.tolist(), strict=True):
-            row.SetLb(float(b))
-
-    def values(self) -> list[float]:
-        """Current amount of each column."""
-        return [v.solution_value() for v in self.vars]
-
-    def optimize(self, deadline: float) -> float | None:
-        """Column generation to the LP optimum; None if time runs out first."""
-        raise NotImplementedError
-
-
 class _Master(PatternMaster):
     """Pattern master priced by longest paths in the graph.
 
@@ -694,6 +646,15 @@ def _complete(
     return _target_search(sub, start, target, until, seed)
 
 
+def _enum_budget(t_count: int, seconds: float) -> tuple[int, int]:
+    """Most patterns and search steps one listing over ``t_count`` item types may
+    take in ``seconds``."""
+    limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
+    limit = int(min(limit, 1000 + _ENUM_PER_SECOND * seconds))
+    steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * seconds))
+    return limit, steps
+
+
 def _price_and_branch(
     items: _Items,
     duals: np.ndarray,
@@ -731,9 +692,7 @@ def _price_and_branch(
     for k, share in enumerate(shares):
         # the whole gap may take half the time; each smaller share half of the rest
         left = max(deadline - time.perf_counter(), 0.0) / (1 if k == 0 else 2)
-        limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
-        limit = int(min(limit, 1000 + _ENUM_PER_SECOND * left))
-        steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * left))
+        limit, steps = _enum_budget(t_count, left)
         columns, found, complete = kernels.enumerate_maximal(
             items.weights, items.demands, items.cap, duals,
             1.0 - share * gap - tol, limit, steps, _ENUM_TABLE_CELLS,
@@ -774,10 +733,7 @@ def _cheap_completions(
     others largest first (a heuristic: other fillings are left out).
     """
     left = max(deadline - time.perf_counter(), 0.0) / 2
-    t_count = items.demands.shape[0]
-    limit = max(1000, min(_ENUM_LIMIT, _ENUM_CELLS // max(t_count, 1)))
-    limit = int(min(limit, 1000 + _ENUM_PER_SECOND * left))
-    steps = int(min(_ENUM_STEPS, 1000 + _ENUM_STEPS_PER_SECOND * left))
+    limit, steps = _enum_budget(items.demands.shape[0], left)
     cores, found, _ = kernels.enumerate_maximal(
         items.weights, np.where(cheap, 0, items.demands), items.cap, duals,
         threshold, limit, steps, _ENUM_TABLE_CELLS,

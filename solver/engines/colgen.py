@@ -25,10 +25,10 @@ import numpy as np
 
 from ..model import Problem
 from . import _knapsack_kernels as kernels
+from ._master import PatternMaster
 from .arcflow import (
     _EPS,
     ARC_BUDGET,
-    PatternMaster,
     _complete,
     _fix,
     _Items,

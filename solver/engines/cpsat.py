@@ -216,14 +216,6 @@ def _arcflow_size(
     return arcflow_size_estimate(problem, max_arcs=max_arcs, seconds=seconds)
 
 
-def _graph_free(problem: Problem) -> bool:
-    """Whether the arc-flow engine runs without its graph (one dimension, a graph
-    beyond its budget)."""
-    from .colgen import applies
-
-    return applies(problem)
-
-
 def choose_formulation(
     problem: Problem,
     assignment_size: int,
@@ -251,7 +243,9 @@ def choose_formulation(
     if time_left is not None:
         seconds = min(seconds, ESTIMATE_SHARE * time_left)
     size = _arcflow_size(problem, budget, seconds)
-    if size is None and _graph_free(problem):
+    from .colgen import applies as graph_free
+
+    if size is None and graph_free(problem):
         # column generation with knapsack pricing gives the arc-flow bound
         return "arcflow", 1.0
     if size is None:
