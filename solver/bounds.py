@@ -234,13 +234,53 @@ def fekete_schepers(sizes: np.ndarray, capacity: int, kmax: int = 20) -> int:
     return best
 
 
+#: Fit tests the cardinality bound may spend on the most containers per machine (a
+#: cut search still gives a valid, weaker, count).
+CARDINALITY_WORK = 2_000_000
+
+
+def _most_per_machine(cap: np.ndarray, req: np.ndarray, work: int) -> int:
+    """An upper bound on how many of the rows of ``req`` fit together in ``cap``."""
+    from .engines._vbp_bound_kernels import most_items
+
+    # every dimension alone: the smallest sizes first
+    most = len(req)
+    for k in range(req.shape[1]):
+        if cap[k] > 0:
+            fill = np.cumsum(np.sort(req[:, k]).astype(object))
+            most = min(most, int(np.searchsorted(fill, int(cap[k]), side="right")))
+    if most <= 1:
+        return max(most, 1)
+    share = (req / np.maximum(cap, 1)).sum(axis=1)
+    rows = np.ascontiguousarray(req[np.argsort(share, kind="stable")], np.int64)
+    found, complete = most_items(rows, np.ascontiguousarray(cap, np.int64), most, work)
+    return max(1, found if complete else most)
+
+
+def cardinality_bound(problem: Problem, work: int = CARDINALITY_WORK) -> int:
+    """ceil(containers / the most containers one machine can hold), identical machines.
+
+    The most per machine comes from a depth-first search (at most ``work`` fit
+    tests; when cut, the count of smallest sizes each dimension alone admits is
+    used instead). It settles instances where no three containers fit together
+    and the optimum pairs them all. Mixed fleets get 0.
+    """
+    cap, req = _instance(problem)
+    if not len(cap) or not len(req) or not (cap == cap[:1]).all():
+        return 0
+    most = _most_per_machine(cap[0], req, work)
+    return min(-(-len(req) // most), len(cap))
+
+
 def vector_bound(problem: Problem) -> int:
-    """The strongest bound here: :func:`conflict_bound` and dual feasible functions.
+    """The strongest bound here: :func:`conflict_bound`, dual feasible functions and
+    :func:`cardinality_bound`.
 
     :func:`conflict_bound` covers the pairwise side (containers that cannot share a
     machine because of any dimension) and machines lacking a resource such as an
     accelerator; on identical machines each dimension is moreover a bin packing
-    relaxation, so its Fekete-Schepers bound is valid, and so is the max of all.
+    relaxation, so its Fekete-Schepers bound is valid, so is the count bound, and so
+    is the max of all.
     """
     cap, req = _instance(problem)
     if not len(cap) or not len(req):
@@ -250,6 +290,7 @@ def vector_bound(problem: Problem) -> int:
         for k in range(problem.d):
             if cap[0, k] > 0:
                 best = max(best, fekete_schepers(req[:, k], int(cap[0, k])))
+        best = max(best, cardinality_bound(problem))
     return min(best, len(cap))
 
 

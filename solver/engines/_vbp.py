@@ -4,7 +4,9 @@ Used by the ``cpsat`` engine before its exact models: bin-centric packings (dot
 product, norm, size, with uniform and demand weighted dimensions) give a start, and
 :func:`improve` then removes one machine at a time (the lightest one's containers go
 to a pool that :func:`~solver.engines._vbp_kernels.pool_search` packs into the
-others) until the lower bound or the deadline is reached.
+others) until the lower bound or the deadline is reached. As in consistent
+neighbourhood search, the two next lightest machines are emptied too and the search
+only has to leave a pool that fits two machines.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ BUMP = 0.01
 _STALE_CHUNKS = 10
 #: Failed attempts in a row (other weights, other emptied machine) before giving up.
 ATTEMPTS = 4
+#: Bins besides the target that take the pool at the end (the search works on
+#: the rest), as in consistent neighbourhood search.
+SPARE = 2
 
 
 def applies(problem: Problem) -> bool:
@@ -77,17 +82,23 @@ def constructive(problem: Problem) -> np.ndarray | None:
 
 
 def _drop_lightest(
-    assign: np.ndarray, weight: np.ndarray, pick: int
+    assign: np.ndarray, weight: np.ndarray, pick: int, spare: int = 0
 ) -> tuple[np.ndarray, int]:
-    """Bins renumbered 0..k-2 with the ``pick``-th lightest bin emptied into the
-    pool (-1); also returns k-1."""
+    """The ``pick``-th lightest bin and the ``spare`` lightest others emptied into
+    the pool (-1), the k-1-spare bins left renumbered from 0; also returns
+    k-1-spare."""
     bins, local = np.unique(assign, return_inverse=True)
     local = local.reshape(-1)
-    load = np.bincount(local, weights=weight, minlength=bins.shape[0])
+    k = bins.shape[0]
+    load = np.bincount(local, weights=weight, minlength=k)
     order = np.argsort(load, kind="stable")
-    drop = int(order[min(pick, order.shape[0] - 1)])
-    out = np.where(local == drop, -1, np.where(local > drop, local - 1, local))
-    return out.astype(np.int64), bins.shape[0] - 1
+    first = min(pick, k - 1)
+    drop = np.zeros(k, bool)
+    drop[order[first]] = True
+    drop[[b for b in order if b != order[first]][:spare]] = True
+    keep = np.cumsum(~drop) - 1
+    out = np.where(drop[local], -1, keep[local])
+    return out.astype(np.int64), k - 1 - spare
 
 
 def _search(
@@ -99,9 +110,11 @@ def _search(
     deadline: float,
     rng: np.random.Generator,
     bump: float = BUMP,
+    spare: int = 0,
 ) -> np.ndarray | None:
-    """A packing into ``target`` bins from ``cur`` (-1 = pool), or None when the
-    pool search stalls or ``deadline`` passes first."""
+    """A packing into ``target`` bins from ``cur`` (-1 = pool), plus ``spare``
+    bins that take the pool at the end, or None when the pool search stalls or
+    ``deadline`` passes first."""
     best = cur.copy()
     memory = np.zeros((3, cur.shape[0]), np.int64)
     memory[1] = -1
@@ -122,6 +135,7 @@ def _search(
             cur,
             best,
             target,
+            spare,
             chunk,
             _TENURE,
             memory,
@@ -165,9 +179,11 @@ def improve(
         # alternate plain and tightness weighted sizes; the emptied bin varies
         dim_w = tight if attempt % 2 else np.ones(problem.d)
         weight = np.ascontiguousarray(share @ dim_w, dtype=np.float64)
-        cur, target = _drop_lightest(best, weight, attempt // 2 % 3)
+        k = _used(best)
+        spare = SPARE if k - 1 - SPARE >= 1 else 0
+        cur, target = _drop_lightest(best, weight, attempt // 2 % 3, spare)
         bump = BUMP if attempt % 2 else 0.0
-        found = _search(req, cap, weight, cur, target, deadline, rng, bump)
+        found = _search(req, cap, weight, cur, target, deadline, rng, bump, spare)
         if found is not None:
             best = found
             attempt = 0

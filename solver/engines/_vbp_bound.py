@@ -34,10 +34,12 @@ _GOOD = 0.02
 #: Weight of the best duals so far in the duals the pricing sees, and the pricing
 #: calls in a row without an improving column after which the master's own duals
 #: are priced.
-SMOOTH = 0.6
+SMOOTH = 0.3
 _MISSES = 3
-#: Further improving columns a pricing call may hand back.
+#: Further improving columns a pricing call may hand back, and the knapsack value
+#: above which it keeps them.
 _MORE = 8
+KEEP = 1.0 + _ENTER
 
 
 @dataclass
@@ -154,7 +156,7 @@ def column_generation(
         if misses == 0 and _greedy(at, pi, types, counts, cap, out, cols, add):
             continue
         value, upper, found = kernels.knapsack(
-            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more
+            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more, KEEP
         )
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:

@@ -9,9 +9,11 @@ the size an item counts for in the search.
 weighted size). :func:`pool_search` tries to pack everything into ``target`` bins:
 items without a bin sit in a pool, and moves put pool items into bins in exchange
 for lighter items (one or two; an evicted item may hop on to another bin with
-room), so the pool shrinks; a short tabu memory keeps the search from undoing its
-last moves, and when no move shrinks the pool the best allowed one is applied
-anyway.
+room), so the pool shrinks, and a random bin is refilled with the heaviest subset
+of its items and the pool when that lightens the pool; a short tabu memory keeps
+the search from undoing its last moves, and when no move shrinks the pool the best
+allowed one is applied anyway. The search ends when the pool is empty or fits the
+spare bins.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from numba import njit
 _MUL = np.uint64(2685821657736338717)
 DOT, NORM, SIZE = 0, 1, 2
 _SCAN = 8  # pool items whose best exchange is compared in one iteration
+_SPARE_NODES = 200  # search nodes to fit the pool into the spare bins
+_REPACK_NODES = 300  # search nodes to refill one bin from the pool
 
 
 @njit(cache=True)
@@ -206,10 +210,142 @@ def _best_exchange(
 
 
 @njit(cache=True)
+def _pack_spare(req, cap, weight, pool, npool, target, spare, cur):
+    """The pool items into bins ``target..target+spare-1`` of ``cur`` by a
+    depth-first search (heaviest item first, at most ``_SPARE_NODES`` nodes);
+    False (``cur`` unchanged) when it finds no way."""
+    d = cap.shape[0]
+    if spare == 0:
+        return False
+    total = np.zeros(d, np.int64)
+    for t in range(npool):
+        for k in range(d):
+            total[k] += req[pool[t], k]
+    for k in range(d):
+        if total[k] > spare * cap[k]:
+            return False
+    key = np.empty(npool, np.float64)
+    for t in range(npool):
+        key[t] = -weight[pool[t]]
+    order = pool[:npool][np.argsort(key, kind="mergesort")]
+    load = np.zeros((spare, d), np.int64)
+    put = np.full(npool, -1, np.int64)
+    t = 0
+    nodes = 0
+    while 0 <= t < npool:
+        i = order[t]
+        b = put[t]
+        if b >= 0:
+            for k in range(d):
+                load[b, k] -= req[i, k]
+        # next bin for item t; a new bin only right after the used ones
+        used = 0
+        for s in range(t):
+            used = max(used, put[s] + 1)
+        b += 1
+        placed = False
+        while b < min(spare, used + 1):
+            fits = True
+            for k in range(d):
+                if load[b, k] + req[i, k] > cap[k]:
+                    fits = False
+                    break
+            if fits:
+                placed = True
+                break
+            b += 1
+        nodes += 1
+        if placed:
+            put[t] = b
+            for k in range(d):
+                load[b, k] += req[i, k]
+            t += 1
+        else:
+            put[t] = -1
+            t -= 1
+        if nodes > _SPARE_NODES and t < npool:
+            return False
+    if t < 0:
+        return False
+    for s in range(npool):
+        cur[order[s]] = target + put[s]
+    return True
+
+
+@njit(cache=True)
+def _repack(req, cap, weight, items, count, b, pool, npool, mark):
+    """The heaviest subset of bin ``b``'s items and the pool items that fits one
+    bin (depth-first, at most ``_REPACK_NODES`` nodes); when it is heavier than
+    the bin's content, ``mark`` flags its items and the result is True."""
+    d = cap.shape[0]
+    c = count[b]
+    m = c + npool
+    cand = np.empty(m, np.int64)
+    now = 0.0
+    for s in range(c):
+        cand[s] = items[b, s]
+        now += weight[items[b, s]]
+    for t in range(npool):
+        cand[c + t] = pool[t]
+    key = np.empty(m, np.float64)
+    for s in range(m):
+        key[s] = -weight[cand[s]]
+    cand = cand[np.argsort(key, kind="mergesort")]
+    rest = np.zeros(m + 1, np.float64)
+    for s in range(m - 1, -1, -1):
+        rest[s] = rest[s + 1] + weight[cand[s]]
+    take = np.zeros(m, np.bool_)
+    keep = np.zeros(m, np.bool_)
+    load = np.zeros(d, np.int64)
+    best = now + 1e-9
+    found = False
+    val = 0.0
+    s = 0
+    nodes = 0
+    while True:
+        # forward: take every item that fits while the bound can beat the best
+        while s < m and val + rest[s] > best and nodes < _REPACK_NODES:
+            nodes += 1
+            i = cand[s]
+            fits = True
+            for k in range(d):
+                if load[k] + req[i, k] > cap[k]:
+                    fits = False
+                    break
+            if fits:
+                take[s] = True
+                val += weight[i]
+                for k in range(d):
+                    load[k] += req[i, k]
+            s += 1
+        if val > best:
+            best = val
+            keep[:] = take
+            found = True
+        # back: drop the last item taken, go on without it
+        s -= 1
+        while s >= 0 and not take[s]:
+            s -= 1
+        if s < 0 or nodes >= _REPACK_NODES:
+            break
+        take[s] = False
+        i = cand[s]
+        val -= weight[i]
+        for k in range(d):
+            load[k] -= req[i, k]
+        s += 1
+    if found:
+        for s in range(m):
+            mark[cand[s]] = keep[s]
+    return found
+
+
+@njit(cache=True)
 def pool_search(
-    req, cap, weight, dyn, bump, cur, best, target, iters, tenure, memory, state
+    req, cap, weight, dyn, bump, cur, best, target, spare, iters, tenure, memory, state
 ):
-    """Search for a packing into ``target`` bins from ``cur`` (-1 = pool).
+    """Search for a packing into ``target`` bins from ``cur`` (-1 = pool), or into
+    ``target`` bins plus ``spare`` bins that take the whole pool at the end.
 
     Moves are scored with ``dyn``, the item weights plus ``bump`` x weight for
     every iteration an item spent in the pool (so items that keep coming back get
@@ -218,8 +354,8 @@ def pool_search(
     ``memory`` (int64, 3 x n: iteration until which an item stays in its bin, bin
     it last left, iteration until which it may not go back there) and ``state``
     (int64[3]: iterations done, random state, best pool weight in millionths) carry
-    over between calls. Returns the number of items
-    left in the best state's pool (0 = success).
+    over between calls. Returns the number of items left in the best state's pool
+    (0 = success: ``best`` then holds every item, the pool in the spare bins).
     """
     n, d = req.shape
     load = np.zeros((target, d), np.int64)
@@ -227,6 +363,7 @@ def pool_search(
     count = np.zeros(target, np.int64)
     slot = np.zeros(n, np.int64)
     pool = np.empty(n, np.int64)
+    mark = np.zeros(n, np.bool_)
     npool = 0
     cur_w = 0.0
     for i in range(n):
@@ -274,11 +411,37 @@ def pool_search(
             best_w = cur_w
             best_n = npool
             best[:] = cur
-        if npool == 0:
+        if npool == 0 or _pack_spare(req, cap, weight, pool, npool, target, spare, cur):
+            best[:] = cur
             state[0] = it + 1
             state[1] = np.int64(rng[0] >> np.uint64(1))
             state[2] = 0
             return 0
+        # descent: a random bin refilled with the heaviest subset of its items and
+        # the pool that fits, when that lightens the pool
+        b = _below(rng, target)
+        if _repack(req, cap, weight, items, count, b, pool, npool, mark):
+            outs = items[b, : count[b]].copy()
+            for i in outs:
+                if not mark[i]:
+                    _take(cur, load, items, count, slot, req, i)
+                    cur_w += weight[i]
+                    away_bin[i] = b
+                    away_until[i] = it + tenure + _below(rng, tenure + 1)
+            for t in range(npool):
+                i = pool[t]
+                if mark[i]:
+                    _put(cur, load, items, count, slot, req, i, b)
+                    cur_w -= weight[i]
+                    stay_until[i] = it + tenure + _below(rng, tenure + 1)
+            mark[:] = False
+            npool = 0
+            for i in range(n):
+                if cur[i] < 0:
+                    pool[npool] = i
+                    npool += 1
+                    dyn[i] += bump * weight[i]
+            continue
         # exchange: pool item p (and maybe q) in, one or two bin items out; the
         # best move over every pool item (up to _SCAN of them)
         best_gain = -np.inf
@@ -399,7 +562,7 @@ def _knap_bound(j, res, value, w, ub, order, copies, need, first):
 
 
 @njit(cache=True)
-def knapsack(value, w, ub, cap, budget, enough, out, more):
+def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
     """Most valuable multiset of item types within ``cap`` in every dimension.
 
     ``value`` (float64, T) per copy, ``w`` (int64, T x d) sizes, ``ub`` (int64, T)
@@ -407,12 +570,14 @@ def knapsack(value, w, ub, cap, budget, enough, out, more):
     capacity-weighted size, at most ``budget`` nodes; ``out`` (int64, T) receives the
     best counts; once a value above ``enough`` is found the search stops after
     a hundredth of the budget, and the rows of ``more`` (int64, K x T) receive up
-    to K sets of value above ``enough`` met on the way. Returns (best value, upper
-    bound on the maximum, rows of ``more`` filled): the bound is ``best + KNAP_TOL``
-    when the search ends, else the largest node bound left open, so it stays valid
-    when the budget cuts the search.
+    to K sets of value above ``collect`` (``enough`` when negative) met on the way.
+    Returns (best value, upper bound on the maximum, rows of ``more`` filled): the
+    bound is ``best + KNAP_TOL`` when the search ends, else the largest node bound
+    left open, so it stays valid when the budget cuts the search.
     """
     t_all, d = w.shape
+    if collect < 0.0:
+        collect = enough
     out[:] = 0
     more[:] = 0
     found = 0
@@ -485,7 +650,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more):
                 go = True
         if go:
             continue
-        if cur > enough and found < more.shape[0]:
+        if cur > collect and found < more.shape[0]:
             for s in range(nk):
                 more[found, perm[s]] = x[s]
             found += 1

@@ -55,8 +55,12 @@ VBP_SEARCH_END = 0.95
 #: Share of the time limit by which the column generation bound of vector packing
 #: stops (it stops earlier once it proves the packing in hand optimal).
 VBP_LP_SHARE = 0.3
-#: Container types times dimensions above which the LP is left out.
+#: Container types times dimensions above which the LP gets the shorter share
+#: ``VBP_LP_SHARE_LARGE`` (it converges in time on few containers per machine only),
+#: and above ``VBP_LP_SIZE_LARGE`` is left out.
 VBP_LP_SIZE = 1250
+VBP_LP_SIZE_LARGE = 2500
+VBP_LP_SHARE_LARGE = 0.2
 #: Share of the pool search's time kept for dives from the LP solution.
 VBP_DIVE = 0.2
 #: Share of the time limit for the first dive, right after the LP.
@@ -530,13 +534,15 @@ class CpsatEngine:
         total = 30.0 if limit is None else limit
         n_types = np.unique(problem.requests, axis=0).shape[0]
         lp = None
-        if n_types * problem.d <= VBP_LP_SIZE:
+        if n_types * problem.d <= VBP_LP_SIZE_LARGE:
             # (the LP does not settle in time on many types in many dimensions)
+            size = n_types * problem.d
+            share = VBP_LP_SHARE if size <= VBP_LP_SIZE else VBP_LP_SHARE_LARGE
             lp = _vbp_bound.column_generation(
                 problem.requests,
                 problem.machines.capacity[0],
                 np.asarray(best, np.int64),
-                deadline=start + VBP_LP_SHARE * total,
+                deadline=start + share * total,
                 target=used,
             )
             lb = max(lb, _vbp_bound.machines(lp.bound))

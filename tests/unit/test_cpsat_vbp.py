@@ -95,16 +95,17 @@ def test_bin_centric_matches_reference(data, rule):
 
 
 @settings(max_examples=60, deadline=None)
-@given(instances, st.integers(0, 3))
-def test_pool_search_keeps_packings_valid(data, seed):
+@given(instances, st.integers(0, 3), st.integers(0, 2))
+def test_pool_search_keeps_packings_valid(data, seed, spare):
     """Whatever the pool search returns is a valid partial packing in ``target``
-    bins; on success it holds every item."""
+    bins; on success it holds every item, in ``target`` plus ``spare`` bins."""
     req, cap = arrays(data)
     start = kernels.bin_centric(req, cap, req / np.maximum(cap, 1), np.ones(2), 0)
     bins = int(start.max()) + 1
-    if bins < 2:
+    if bins < 2 + spare:
         return
-    cur = np.where(start == bins - 1, -1, start)
+    target = bins - 1 - spare
+    cur = np.where(start >= target, -1, start)
     best = cur.copy()
     weight = (req / np.maximum(cap, 1)).sum(axis=1)
     memory = np.zeros((3, req.shape[0]), np.int64)
@@ -118,18 +119,55 @@ def test_pool_search_keeps_packings_valid(data, seed):
         0.01,
         cur,
         best,
-        bins - 1,
+        target,
+        spare,
         300,
         3,
         memory,
         state,
     )
     for a in (cur, best):
-        assert a.max() < bins - 1
+        assert a.max() < (bins - 1 if left == 0 else target)
         assert loads_fit(req, cap, a)
-    assert left == int((best < 0).sum())
     if left == 0:
         assert (best >= 0).all()
+    else:
+        assert left == int((best < 0).sum())
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances, st.integers(0, 7))
+def test_repack_finds_the_heaviest_refill(data, in_bin):
+    """Refilling a bin from its items and the pool (few enough for the search to
+    be complete) finds the heaviest subset that fits, as brute force does."""
+    req, cap = arrays(data)
+    n = min(req.shape[0], 7)
+    req = req[:n]
+    weight = (req / np.maximum(cap, 1)).sum(axis=1) + 0.01
+    load, members = np.zeros(cap.shape[0], np.int64), []
+    for i in range(min(in_bin, n)):
+        if (load + req[i] <= cap).all():
+            load += req[i]
+            members.append(i)
+    pool = np.array([i for i in range(n) if i not in members], np.int64)
+    items = np.zeros((1, n), np.int64)
+    items[0, : len(members)] = members
+    count = np.array([len(members)], np.int64)
+    mark = np.zeros(n, np.bool_)
+    found = kernels._repack(
+        req, cap, weight, items, count, 0, pool, pool.shape[0], mark
+    )
+    best = max(
+        weight[list(sub)].sum()
+        for r in range(n + 1)
+        for sub in itertools.combinations(range(n), r)
+        if (req[list(sub)].sum(axis=0) <= cap).all()
+    )
+    now = weight[members].sum()
+    assert found == (best > now + 1e-9)
+    if found:
+        assert (req[mark].sum(axis=0) <= cap).all()
+        assert weight[mark].sum() == pytest.approx(best)
 
 
 def paired(n_pairs: int, seed: int) -> Problem:

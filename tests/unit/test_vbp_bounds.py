@@ -1,0 +1,125 @@
+"""Vector packing bounds: the cardinality bound and its search, below the optimum."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from naive import fewest_bins
+
+from solver import Problem
+from solver.bounds import (
+    cardinality_bound,
+    conflict_bound,
+    fekete_schepers,
+    vector_bound,
+)
+from solver.datasets import read
+from solver.engines._vbp_bound_kernels import most_items
+from solver.engines._vbp_kernels import knapsack
+
+
+def most_together(req: list[list[int]], cap: list[int]) -> int:
+    """Largest number of rows of ``req`` whose sum stays within ``cap``, by trying
+    every subset."""
+    for size in range(len(req), 0, -1):
+        for rows in itertools.combinations(req, size):
+            load = np.sum(rows, axis=0)
+            if (load <= np.asarray(cap)).all():
+                return size
+    return 0
+
+
+instances = st.integers(1, 3).flatmap(
+    lambda d: st.tuples(
+        st.lists(st.integers(1, 12), min_size=d, max_size=d),
+        st.lists(
+            st.lists(st.integers(0, 12), min_size=d, max_size=d),
+            min_size=1,
+            max_size=8,
+        ),
+    )
+)
+
+
+@given(instances)
+def test_most_items_matches_every_subset(data):
+    """A complete search finds the largest fitting subset; a cut one never more."""
+    cap, req = data
+    fitting = [r for r in req if all(np.less_equal(r, cap))]
+    want = most_together(fitting, cap)
+    rows = np.array(fitting, np.int64).reshape(-1, len(cap))
+    got, complete = most_items(rows, np.array(cap, np.int64), len(fitting), 10**6)
+    assert complete
+    assert got == want
+    cut, _ = most_items(rows, np.array(cap, np.int64), len(fitting), 3)
+    assert cut <= want
+
+
+@given(instances)
+def test_cardinality_bound_never_exceeds_the_optimum(data):
+    """cardinality bound <= vector_bound <= brute-force optimum, cut or not."""
+    cap, req = data
+    fitting = [r for r in req if all(np.less_equal(r, cap))]
+    problem = Problem.from_arrays([cap] * len(req), req)
+    optimum = fewest_bins([tuple(r) for r in fitting], tuple(cap))
+    assert cardinality_bound(problem) <= vector_bound(problem) <= optimum
+    assert cardinality_bound(problem, work=2) <= optimum
+
+
+def test_cardinality_bound_settles_pairs_only_instances():
+    """Sizes (x, 70 - x): any two fit together, no three (their total is 210), so
+    n / 2 machines, which the per-dimension and conflict bounds do not see."""
+    n = 12
+    x = np.random.default_rng(0).integers(20, 51, n)
+    req = np.stack([x, 70 - x], axis=1)
+    problem = Problem.from_arrays([[100, 100]] * n, req)
+    assert most_together(req.tolist(), [100, 100]) == 2
+    assert conflict_bound(problem) < n // 2
+    assert max(fekete_schepers(req[:, k], 100) for k in range(2)) < n // 2
+    assert cardinality_bound(problem) == n // 2 == vector_bound(problem)
+    assert fewest_bins(req.tolist(), [100, 100]) == n // 2
+
+
+def test_cardinality_bound_ignores_mixed_fleets():
+    """Machines of different sizes: no count bound (0)."""
+    problem = Problem.from_arrays([[10, 10], [20, 20]], [[6, 6]] * 3)
+    assert cardinality_bound(problem) == 0
+
+
+@pytest.mark.needs_shared_data
+def test_cardinality_bound_on_known_optima(shared_datasets):
+    """Panigrahy class 8 (no three items share a bin): the proven optimum, n / 2."""
+    for name, opt in (("panigrahy/class8/class8_250_10_0", 125),):
+        path = shared_datasets / f"vbp_vectorpack/{name}.vbp"
+        if not path.is_file():
+            pytest.skip("instance not in this copy of the public data")
+        problem = read(path)
+        assert problem.best_known == opt
+        assert vector_bound(problem) == opt
+
+
+@given(
+    st.lists(st.floats(-0.5, 1.0), min_size=1, max_size=6),
+    st.lists(st.integers(0, 6), min_size=6, max_size=6),
+    st.floats(0.0, 2.0),
+)
+def test_knapsack_collects_feasible_sets_above_the_threshold(value, sizes, collect):
+    """Every set handed back in ``more`` fits and is worth more than ``collect``."""
+    t = len(value)
+    value = np.array(value)
+    w = np.array(sizes[:t], np.int64).reshape(t, 1).repeat(2, axis=1)
+    w[:, 1] = w[::-1, 0]
+    ub = np.full(t, 2, np.int64)
+    cap = np.array([7, 7], np.int64)
+    out = np.zeros(t, np.int64)
+    more = np.zeros((4, t), np.int64)
+    best, upper, found = knapsack(value, w, ub, cap, 10**5, 10.0, out, more, collect)
+    assert best <= upper
+    for row in more[:found]:
+        assert (row <= ub).all()
+        assert (row @ w <= cap).all()
+        assert row @ value > collect - 1e-9  # running sums carry rounding
