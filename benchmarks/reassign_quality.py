@@ -4,9 +4,9 @@ For every instance, the plain hill climbing baseline and :func:`optimise` run at
 same time limit, each in its own single-threaded process, ``--jobs`` runs at a time
 (default 2: the baseline and ours of one instance side by side, so both see the same
 machine load). A Markdown table is printed: instance, reference (the challenge
-winner's 300 s result), initial cost, baseline, ours, ours/reference, feasible,
-seconds and the highest 1-minute load average seen during the instance's runs; then
-the median of ours/reference per set. Example::
+winner's 300 s result), the fleet-wide lower bound, initial cost, baseline, ours,
+ours/reference, feasible, seconds and the highest 1-minute load average seen during
+the instance's runs; then the median of ours/reference per set. Example::
 
     python benchmarks/reassign_quality.py --time-limit 60
     python benchmarks/reassign_quality.py --time-limit 300 --workers 1 --jobs 2
@@ -55,6 +55,7 @@ def run_one(
         "feasible": not roadef.check(problem, result.assignment),
         "seconds": result.seconds,
         "reference": problem.best_known,
+        "bound": roadef.lower_bound(problem),
         "load": max(load, os.getloadavg()[0]),
     }
 
@@ -74,9 +75,9 @@ def _table(rows: list[tuple[str, dict, dict]], args: argparse.Namespace) -> str:
         f"Time limit {args.time_limit:g} s per run, seed {args.seed}, "
         f"{args.jobs} run(s) at a time, {args.workers} CP-SAT worker(s).",
         "",
-        "| instance | reference | initial | baseline | ours | ours/reference | "
-        "baseline/reference | feasible | seconds | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| instance | reference | lower bound | initial | baseline | ours | "
+        "ours/reference | baseline/reference | feasible | seconds | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     ratios: dict[str, list[float]] = {"A": [], "B": []}
     base_ratios: dict[str, list[float]] = {"A": [], "B": []}
@@ -94,10 +95,12 @@ def _table(rows: list[tuple[str, dict, dict]], args: argparse.Namespace) -> str:
         base_ratio = f"{base['cost'] / ref:.4f}" if "cost" in base else "-"
         feasible = all(run.get("feasible", True) for run in (base, ours))
         initial = (ours.get("initial") or base["initial"])
+        bound = ours.get("bound") or base["bound"]
         seconds = ours.get("seconds", base.get("seconds", 0.0))
         load = max(run.get("load", 0.0) for run in (base, ours))
         lines.append(
-            f"| {name} | {ref:,} | {initial:,} | {cells[0]} | {cells[1]} | {ratio} | "
+            f"| {name} | {ref:,} | {bound:,} | {initial:,} | {cells[0]} | {cells[1]} | "
+            f"{ratio} | "
             f"{base_ratio} | {'yes' if feasible else '**no**'} | {seconds:.1f} | "
             f"{load:.1f} |"
         )

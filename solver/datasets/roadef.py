@@ -618,6 +618,26 @@ def cost(problem: Problem, assignment: Any) -> RoadefCost:
     )
 
 
+def lower_bound(problem: Problem) -> int:
+    """A lower bound on :func:`cost` over every assignment (feasible or not).
+
+    Load and balance summed over the whole fleet: Σ_m max(0, x_m) ≥ max(0, Σ_m x_m),
+    and the fleet's total usage and free capacity do not depend on the assignment;
+    move costs are at least 0. Tight where the fleet as a whole is the bottleneck
+    (within 0.01% of the best known cost on a1_2, a1_5, b_02, b_04, b_08, b_09).
+    """
+    data = data_of(problem)
+    used = problem.requests.sum(axis=0)
+    load = int(np.maximum(used - data.safety.sum(axis=0), 0) @ data.load_weight)
+    free = problem.capacity.sum(axis=0) - used
+    balance = sum(
+        int(weight) * max(int(target * free[r1] - free[r2]), 0)
+        for (r1, r2, target), weight in zip(data.balance, data.balance_weight,
+                                             strict=True)
+    )
+    return load + balance
+
+
 # --------------------------------------------------------------------------- checking
 
 

@@ -21,7 +21,8 @@ max moves, journal length, best held in ``best`` (0/1), acceptance (0 = improvin
 moves only, 1 = improving or equal, 2 = annealing), temperature, share of scanning
 shifts in percent, share of those that are ejection chains in percent, then the cost
 decrease won by swaps, by shifts, and the work spent on swaps, on shifts (in rough
-units of one random move; a scan counts a quarter of the machines)) and a journal of
+units of one random move; a scan counts a quarter of the machines), then the share of
+homing moves in percent) and a journal of
 the moves since the best state, so the best assignment is recovered without copying
 the assignment on every improvement.
 
@@ -31,7 +32,10 @@ target: the process's data is fetched once for all machines, which is many times
 faster per evaluated move than random process-machine pairs. An ejection chain moves
 a process ``q`` of a random machine ``m`` to its cheapest target first, then the
 chosen process onto ``m``; it frees room (transient room above all) that no single
-shift can.
+shift can. A homing move starts from a process away from its initial machine: the
+scanning shift, a plain shift or the ejection chain onto its initial machine, or a
+swap with a process there. Once the load cost is gone, the move costs are what is
+left, and random picks rarely find the few processes whose return pays.
 """
 
 from __future__ import annotations
@@ -339,14 +343,17 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
     n_proc = assignment.shape[0]
     n_mach = capacity.shape[0]
     n_res = requests.shape[1]
-    # processes grouped by machine and the machines with a cost, for scanning shifts
-    # (built once per call; a move skips a process that left its machine)
+    # processes grouped by machine, the machines with a cost and the processes away
+    # from home, for scanning shifts and homing moves (built once per call; a move
+    # skips a process that left its machine or came home since)
     mcost = np.zeros(n_mach, np.int64)
-    scanning = ctl[9] > 0 and objective == 0
+    scanning = (ctl[9] > 0 or ctl[15] > 0) and objective == 0
     by_machine = np.zeros(n_proc, np.int64)
     ptr = np.zeros(n_mach + 1, np.int64)
     hot = np.zeros(n_mach, np.int64)
     n_hot = 0
+    away = np.zeros(n_proc, np.int64)  # processes off their initial machine
+    n_away = 0
     if scanning:
         machine_costs(static, dynamic, mcost)
         for p in range(n_proc):
@@ -362,6 +369,11 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
             if mcost[m] > 0:
                 hot[n_hot] = m
                 n_hot += 1
+        if ctl[15] > 0:
+            for p in range(n_proc):
+                if assignment[p] != initial[p]:
+                    away[n_away] = p
+                    n_away += 1
     applied = 0
     for _ in range(iters):
         ctl[2] += 1
@@ -376,9 +388,14 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
         if below(rng, 100) >= swap_pct:
             if scanning and below(rng, 100) < ctl[9]:
                 ctl[14] += 1 + n_mach // 4
-                # scanning shift: a process (of a costly machine half the time) to
-                # its cheapest allowed target
-                if n_hot > 0 and below(rng, 2) == 0:
+                # scanning shift: a process (away from home, or of a costly machine
+                # half the time) to its cheapest allowed target
+                homing = n_away > 0 and below(rng, 100) < ctl[15]
+                if homing:
+                    p = away[below(rng, n_away)]
+                    if assignment[p] == initial[p]:
+                        continue
+                elif n_hot > 0 and below(rng, 2) == 0:
                     src = hot[below(rng, n_hot)]
                     size = ptr[src + 1] - ptr[src]
                     if size == 0:
@@ -390,9 +407,10 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                     p = below(rng, n_proc)
                 a = assignment[p]
                 if below(rng, 100) < ctl[10]:
-                    # ejection chain: a process q of a random machine m leaves for
-                    # its cheapest target, then p takes the room on m
-                    m = below(rng, n_mach)
+                    # ejection chain: a process q of a random machine m (p's home
+                    # when homing) leaves for its cheapest target, then p takes
+                    # the room on m
+                    m = initial[p] if homing else below(rng, n_mach)
                     size = ptr[m + 1] - ptr[m]
                     if m == a or eligible[eclass[p], m] == 0 or size == 0:
                         continue
@@ -443,8 +461,12 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
                         continue
             else:
                 ctl[14] += 1
-                p = below(rng, n_proc)
-                m = below(rng, n_mach)
+                if n_away > 0 and below(rng, 100) < ctl[15]:
+                    p = away[below(rng, n_away)]  # homing shift
+                    m = initial[p]
+                else:
+                    p = below(rng, n_proc)
+                    m = below(rng, n_mach)
                 a = assignment[p]
                 if m == a or eligible[eclass[p], m] == 0:
                     continue
@@ -477,8 +499,19 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
             applied += 1
         else:
             ctl[13] += 1
-            p1 = below(rng, n_proc)
-            p2 = below(rng, n_proc)
+            if n_away > 0 and below(rng, 100) < ctl[15]:
+                # homing swap: a process away from home and one on its home machine
+                p1 = away[below(rng, n_away)]
+                h = initial[p1]
+                size = ptr[h + 1] - ptr[h]
+                if assignment[p1] == h or size == 0:
+                    continue
+                p2 = by_machine[ptr[h] + below(rng, size)]
+                if assignment[p2] != h:
+                    continue
+            else:
+                p1 = below(rng, n_proc)
+                p2 = below(rng, n_proc)
             m1 = assignment[p1]
             m2 = assignment[p2]
             if m1 == m2 or service[p1] == service[p2]:

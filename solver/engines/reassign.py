@@ -5,9 +5,13 @@ balance, process / service / machine move costs) from ``problem.current`` while 
 every hard constraint. The method has three phases:
 
 * descent (:mod:`._reassign_kernels`: shifts that try every machine for a process,
-  ejection chains, random swaps) while it pays. The share of swaps is the one that
-  wins a short race from the start (swap-heavy or shift-heavy), then is learnt from
-  the gain per second of each share at the stalled state;
+  ejection chains, random shifts and swaps, and homing moves that start from a
+  process away from its initial machine) while it pays, up to 80 % of the budget.
+  Three move mixes (swap-heavy or shift-heavy scanning, random) race one window
+  from the start; then each gets the share of the time its gain per second earns.
+  Whether a window still paid is judged against the cost above the fleet-wide
+  lower bound (:func:`~solver.datasets.roadef.lower_bound`) too: where a large fixed
+  cost dominates, only the move costs are left to win;
 * simulated annealing from the best state (starting temperature from the cost rises
   of allowed moves there, cooling 1000-fold; one restart from the best state per
   150 s of budget) up to 80 % of the budget;
@@ -50,10 +54,12 @@ _SLICE = 0.2
 #: Share of swap moves among the moves with an iteration budget (a run that depends
 #: on the seed only) or an objective other than the cost, in percent.
 _SWAP_PCT = 90
-#: Swap shares (percent of iterations) the time-limited search chooses between, the
-#: decay per kernel call of their gain and time sums, and the least share of the
-#: time either keeps.
-_MIX_ARMS = (10, 95)
+#: Move mixes the time-limited search chooses between, as (percent of iterations
+#: that are swaps, percent of the shifts that scan every machine); the decay per
+#: kernel call of their gain and time sums, and the least share of the time each
+#: keeps. Scanning wins while many processes have a much better machine; once few
+#: do (only move costs left), random moves find them at many times the rate.
+_MIX_ARMS = ((10, 100), (95, 100), (70, 0))
 _MIX_DECAY = 0.95
 _MIX_FLOOR = 0.05
 #: Share of swap moves of the baseline :func:`hill_climb`, in percent.
@@ -62,6 +68,9 @@ _BASELINE_SWAP_PCT = 40
 _SCAN_PCT = 100
 #: Share of the scanning shifts that are ejection chains, in percent.
 _EJECT_PCT = 20
+#: Share of the scanning shifts and swaps of the descents that start from a process
+#: away from its initial machine, in percent.
+_HOME_PCT = 20
 #: Starting temperature of each annealing run, over the 10th percentile of the cost
 #: rises of allowed moves at its starting state.
 _HEAT = 4.0
@@ -73,14 +82,14 @@ _COOLING = 1e-3
 #: Share of the budget spent annealing before the exact repair phase.
 _ANNEAL_SHARE = 0.8
 #: Largest share of the budget for the first descent.
-_DESCENT_SHARE = 0.3
+_DESCENT_SHARE = 0.8
 #: The first descent stops once a window of this share of the budget gains less
 #: than _STILL_DESCENDING of the cost.
 _WINDOW = 0.02
-#: Windows of descent that learn the swap share before annealing.
-_PROBE = 2
-#: Relative gain of a descent step (or window) below which the descent has stalled.
+#: Relative gain of a descent step (or window) below which the descent has stalled:
+#: of the cost, or (where the fleet-wide lower bound is close) of the cost above it.
 _STILL_DESCENDING = 1e-5
+_STILL_MOVABLE = 1e-4
 #: Instances with at most this many process-machine pairs are repaired whole.
 _WHOLE = 1_000
 #: Largest sub-problem handed to CP-SAT, in free processes.
@@ -94,7 +103,8 @@ class ReassignResult:
     ``assignment`` is int64, shape (n,); ``cost_before`` / ``cost_after`` are
     :class:`~solver.datasets.roadef.RoadefCost` (objective ``cost``) with the parts;
     ``moves`` counts containers away from their initial machine; ``history`` lists
-    ``(seconds, best cost)`` each time the best cost fell.
+    ``(seconds, best cost)`` each time the best cost fell; ``bound`` is the
+    fleet-wide lower bound on the ``cost`` objective (None for other objectives).
     """
 
     assignment: np.ndarray
@@ -107,6 +117,7 @@ class ReassignResult:
     feasible: bool
     iterations: int
     history: list[tuple[float, int]] = field(default_factory=list)
+    bound: int | None = None
 
     def summary(self) -> dict[str, object]:
         """The headline numbers as a plain dict."""
@@ -290,7 +301,7 @@ class _Search:
         moved = int((assignment != self.state.static[10]).sum())
         budget = problem.n if max_moves is None else int(max_moves)
         self.ctl = np.array(
-            [start, start, 0, moved, budget] + [0] * 10, np.int64
+            [start, start, 0, moved, budget] + [0] * 11, np.int64
         )
         self.journal = np.zeros((max(4 * problem.n, 64), 2), np.int64)
         self.best = assignment.copy()
@@ -639,6 +650,7 @@ def _result(
         feasible=feasible,
         iterations=int(search.ctl[2]),
         history=history,
+        bound=roadef.lower_bound(view) if search.objective == 0 else None,
     )
 
 
@@ -693,10 +705,11 @@ def optimise(
         ``"min-machines"`` (machines used, then moves) or ``"balance"`` (sum over
         machines and resources of squared load fractions).
     """
+    from ..datasets import roadef
+
     started = time.perf_counter()
     view, native, code = _start(problem, objective)
     search = _Search(view, native, code, seed, max_moves)
-    search.ctl[9] = _SCAN_PCT if code == 0 else 0
     search.ctl[10] = _EJECT_PCT
     before = int(search.ctl[0])
     rng = np.random.default_rng(seed)
@@ -705,8 +718,14 @@ def optimise(
     budget = iterations if counted else np.iinfo(np.int64).max
     step = max(min(_CHUNK, budget // 50), 4)  # iterations per call with a budget
     done = 0
-    rates: dict[int, float] = {}  # iterations per second of each swap share
+    rates: dict[tuple[int, int], float] = {}  # iterations per second of each mix
     mix = _MoveMix(code != 0 or counted)
+    floor = roadef.lower_bound(view) if code == 0 else 0
+
+    def stalled(gain: int, cost: int) -> bool:
+        """Descent gained too little to go on; relative to the part of the cost
+        above the bound too, else a large fixed cost (b_04's balance) hides it."""
+        return gain <= min(cost * _STILL_DESCENDING, (cost - floor) * _STILL_MOVABLE)
 
     def elapsed() -> float:
         return time.perf_counter() - started
@@ -726,27 +745,29 @@ def optimise(
     def local() -> None:
         """One kernel call of about ``_SLICE`` seconds (or ``step`` iterations)."""
         nonlocal done
-        pct = mix.swap_pct()
-        rate = rates.get(pct, 2_000.0)
+        moves = mix.moves()
+        swap_pct, search.ctl[9] = moves if code == 0 else (moves[0], 0)
+        rate = rates.get(moves, 2_000.0)
         if counted:
             iters = int(min(step, budget - done))
         else:
             iters = int(max(rate * min(_SLICE, time_limit - elapsed()), 64))
         old = search.best_cost
         tic = time.perf_counter()
-        search.run(iters, pct)
+        search.run(iters, swap_pct)
         spent = time.perf_counter() - tic
         mix.update(search.ctl, spent)
         if spent > 1e-3:
-            rates[pct] = 0.5 * rate + 0.5 * iters / spent
+            rates[moves] = 0.5 * rate + 0.5 * iters / spent
         done += iters
         if search.best_cost < old:
             note()
 
-    # 1. descent while it pays (each window of _WINDOW of the budget must gain) with
-    # the swap share that won a one-window race from the start; then a probe of
-    # _PROBE windows learns the swap share from the stalled state
+    # 1. descent while it pays (each window of _WINDOW of the budget must gain) from
+    # the end of a one-window race of the move mixes from the start, the mix then
+    # learnt from the gain per second of each
     search.ctl[7] = 0
+    search.ctl[15] = _HOME_PCT
     start, start_cost = search.state.assignment.copy(), int(search.ctl[0])
     ends = []  # a race: each arm descends one window from the start
     for arm in range(len(_MIX_ARMS)):
@@ -758,19 +779,16 @@ def optimise(
         while not over() and share() < mark + _WINDOW:
             local()
         ends.append((int(search.ctl[0]), arm, search.state.assignment.copy()))
-    cost_mark, mix.forced, state = min(ends, key=lambda end: end[:2])
+    cost_mark, _, state = min(ends, key=lambda end: end[:2])
+    mix.forced = None  # the race's gains per second seed the mix of the descent
     search.reset_to(state, cost_mark)
     mark = share()
     while not over() and share() < _DESCENT_SHARE:
         local()
         if share() - mark >= _WINDOW:
-            if cost_mark - search.best_cost <= cost_mark * _STILL_DESCENDING:
+            if stalled(cost_mark - search.best_cost, cost_mark):
                 break
             mark, cost_mark = share(), search.best_cost
-    mix.forced = None
-    mark = share()
-    while not over() and share() < mark + _PROBE * _WINDOW:
-        local()
     # 2. annealing runs from the best state, each cooling _COOLING-fold; one run per
     # _RESTART_SECONDS (or _RESTART_ITERATIONS) of what is left
     first = share()
@@ -787,6 +805,7 @@ def optimise(
         search.reset_to(search.best_assignment(), search.best_cost)
         heat = _HEAT * _temperature(search, rng)
         search.ctl[7] = 2
+        search.ctl[15] = 0
         begin = share()
         while share() < end and not over():
             cooled = (share() - begin) / max(end - begin, 1e-9)
@@ -795,11 +814,12 @@ def optimise(
     # 3. exact repair of neighbourhoods around the best state, with plain descent
     search.reset_to(search.best_assignment(), search.best_cost)
     search.ctl[7] = 0
+    search.ctl[15] = _HOME_PCT
     fails = 0  # sub-problems get longer limits while nothing improves
     while not over():
         old = search.best_cost
         local()
-        if old - search.best_cost > old * _STILL_DESCENDING:
+        if not stalled(old - search.best_cost, old):
             continue  # descent still pays; exact repair only once it stalls
         if code == 0:
             left_s = time_limit - elapsed()
@@ -819,13 +839,14 @@ def optimise(
 
 
 class _MoveMix:
-    """Swap-heavy or shift-heavy kernel calls, by which wins more per second.
+    """Swap-heavy, shift-heavy or random kernel calls, by which wins more per second.
 
-    Each kernel call uses one of the arms ``_MIX_ARMS`` (percent of swaps). The cost
+    Each kernel call uses one of the arms ``_MIX_ARMS`` (swaps and scans). The cost
     decrease its moves won (the kernel's counters) over its seconds gives a decayed
     rate per arm; each arm gets the share of the time its rate earns, between
     _MIX_FLOOR and 1 - _MIX_FLOOR. ``fixed`` (an iteration budget or another
-    objective) keeps ``_SWAP_PCT`` for a run that depends on the seed only.
+    objective) keeps ``_SWAP_PCT`` and ``_SCAN_PCT`` for a run that depends on the
+    seed only.
     """
 
     def __init__(self, fixed: bool) -> None:
@@ -837,10 +858,10 @@ class _MoveMix:
         self.seen = 0
         self.forced: int | None = None
 
-    def swap_pct(self) -> int:
-        """Percent of iterations that are swaps for the next kernel call."""
+    def moves(self) -> tuple[int, int]:
+        """Percent of swaps and of scanning shifts for the next kernel call."""
         if self.fixed:
-            return _SWAP_PCT
+            return _SWAP_PCT, _SCAN_PCT
         if self.forced is not None:
             self.arm = self.forced
             return _MIX_ARMS[self.arm]

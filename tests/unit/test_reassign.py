@@ -167,6 +167,7 @@ def test_reaches_brute_force_optimum():
     optimum = _brute_force(problem)
     result = reassign.optimise(problem, time_limit=30, iterations=50_000)
     assert result.cost_after.total == optimum
+    assert result.bound == roadef.lower_bound(problem) <= optimum
     assert result.cost_after.total < result.cost_before.total
 
 
@@ -311,13 +312,15 @@ def test_exact_repair_of_the_whole_instance_is_optimal():
 @given(
     feasible_instances(), st.integers(0, 3), st.sampled_from([0, 1, 2]),
     st.sampled_from([0, 50, 100]), st.sampled_from([0, 40, 100]),
-    st.sampled_from([0, 50]),
+    st.sampled_from([0, 50]), st.sampled_from([0, 50, 100]),
 )
 @settings(max_examples=25)
-def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, eject):
+def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, eject,
+                                              home):
     """Every accepted move keeps the rules and the running cost equals the official.
 
-    Covers every acceptance mode and mix of random, scanning and ejection moves. Also
+    Covers every acceptance mode and mix of random, scanning, ejection and homing
+    moves (several calls, so processes are away from home when a call starts). Also
     the kernel's move delta equals the official one for every process and
     machine, at the start and after the search.
     """
@@ -338,7 +341,9 @@ def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, ejec
     search.ctl[8] = 5
     search.ctl[9] = scan
     search.ctl[10] = eject
-    search.run(300, swap)
+    search.ctl[15] = home
+    for _ in range(3):
+        search.run(100, swap)
     assignment = search.state.assignment
     assert roadef.check(problem, assignment) == []
     assert search.ctl[0] == roadef.cost(problem, assignment).total
@@ -369,3 +374,16 @@ def test_many_annealing_runs_stay_exact_and_deterministic(inst, seed):
     assert roadef.check(problem, runs[0].assignment) == []
     assert runs[0].cost_after == roadef.cost(problem, runs[0].assignment)
     assert runs[0].cost_after.total <= runs[0].cost_before.total
+
+
+@given(feasible_instances(), st.integers(0, 2**32 - 1))
+@settings(max_examples=30)
+def test_lower_bound_is_below_every_assignment(inst, seed):
+    """The fleet-wide bound is at most the cost of any assignment, rules kept or not."""
+    problem = _read(inst)
+    bound = roadef.lower_bound(problem)
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        a = rng.integers(0, problem.m, problem.n)
+        assert bound <= roadef.cost(problem, a).total
+    assert bound <= roadef.cost(problem, problem.current).total
