@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from solver.datasets import read
 from solver.model import Problem
@@ -47,3 +48,20 @@ def write_roadef(folder: Path, inst: dict, name: str = "t") -> Path:
     model.write_text(roadef_model_text(inst))
     (folder / f"assignment_{name}.txt").write_text(" ".join(map(str, inst["initial"])))
     return model
+
+
+def vector_instances(
+    dims: int = 3, size: int = 12, items: int = 8, min_items: int = 1
+) -> st.SearchStrategy:
+    """``(capacity, requests)`` lists of 1..``dims`` dimensions: capacities 1..``size``,
+    ``min_items``..``items`` requests of 0..``size`` each."""
+    return st.integers(1, dims).flatmap(
+        lambda d: st.tuples(
+            st.lists(st.integers(1, size), min_size=d, max_size=d),
+            st.lists(
+                st.lists(st.integers(0, size), min_size=d, max_size=d),
+                min_size=min_items,
+                max_size=items,
+            ),
+        )
+    )

@@ -624,7 +624,7 @@ def lower_bound(problem: Problem) -> int:
     Load and balance summed over the whole fleet: Σ_m max(0, x_m) ≥ max(0, Σ_m x_m),
     and the fleet's total usage and free capacity do not depend on the assignment;
     move costs are at least 0. Tight where the fleet as a whole is the bottleneck
-    (within 0.01% of the best known cost on a1_2, a1_5, b_02, b_04, b_08, b_09).
+    (within 0.05% of the best known cost on a1_1, a1_2, a1_5, b_02, b_04, b_08, b_09).
     """
     data = data_of(problem)
     used = problem.requests.sum(axis=0)

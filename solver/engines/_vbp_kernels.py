@@ -110,6 +110,19 @@ def _fits(load, b, req, cap, add1, add2, out1, out2):
 
 
 @njit(cache=True)
+def _gather_pool(cur, pool, dyn, weight, bump):
+    """List the unplaced items in ``pool`` and raise their weights by ``bump``;
+    returns how many there are."""
+    npool = 0
+    for i in range(cur.shape[0]):
+        if cur[i] < 0:
+            pool[npool] = i
+            npool += 1
+            dyn[i] += bump * weight[i]
+    return npool
+
+
+@njit(cache=True)
 def _put(assign, load, items, count, slot, req, i, b):
     """Item ``i`` into bin ``b``."""
     assign[i] = b
@@ -435,12 +448,7 @@ def pool_search(
                     cur_w -= weight[i]
                     stay_until[i] = it + tenure + _below(rng, tenure + 1)
             mark[:] = False
-            npool = 0
-            for i in range(n):
-                if cur[i] < 0:
-                    pool[npool] = i
-                    npool += 1
-                    dyn[i] += bump * weight[i]
+            npool = _gather_pool(cur, pool, dyn, weight, bump)
             continue
         # exchange: pool item p (and maybe q) in, one or two bin items out; the
         # best move over every pool item (up to _SCAN of them)
@@ -500,12 +508,7 @@ def pool_search(
         if mhop >= 0:
             _put(cur, load, items, count, slot, req, m1, mhop)
             cur_w -= weight[m1]
-        npool = 0
-        for i in range(n):
-            if cur[i] < 0:
-                pool[npool] = i
-                npool += 1
-                dyn[i] += bump * weight[i]
+        npool = _gather_pool(cur, pool, dyn, weight, bump)
     state[0] = it0 + iters
     state[1] = np.int64(rng[0] >> np.uint64(1))
     state[2] = np.int64(best_w * 1e6)

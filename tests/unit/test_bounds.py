@@ -7,12 +7,14 @@ import math
 
 import numpy as np
 import pytest
+from helpers import vector_instances
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import fewest_bins
 
 from solver import Machines, Problem
 from solver.bounds import (
+    cardinality_bound,
     conflict_bound,
     continuous_bound,
     fekete_schepers,
@@ -201,23 +203,18 @@ def test_fekete_schepers_matches_its_definition(sizes, capacity):
     )
 
 
-@given(
-    st.integers(1, 3).flatmap(
-        lambda d: st.tuples(
-            st.lists(st.integers(1, 12), min_size=d, max_size=d),
-            st.lists(st.lists(st.integers(0, 12), min_size=d, max_size=d),
-                     min_size=1, max_size=8),
-        )
-    )
-)
+@given(vector_instances())
 def test_vector_bound_never_exceeds_the_optimum(data):
-    """lower and conflict bound <= vector_bound <= brute-force optimum."""
+    """lower, conflict and cardinality bound (cut or not) <= vector_bound <=
+    brute-force optimum."""
     capacity, requests = data
     fitting = [r for r in requests if all(np.less_equal(r, capacity))]
     problem = Problem.from_arrays([capacity] * len(requests), requests)
     optimum = fewest_bins([tuple(r) for r in fitting], tuple(capacity))
     assert lower_bound(problem) <= vector_bound(problem) <= optimum
     assert conflict_bound(problem) <= vector_bound(problem)
+    assert cardinality_bound(problem) <= vector_bound(problem)
+    assert cardinality_bound(problem, work=2) <= optimum
 
 
 @given(

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import vector_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import fewest_bins
@@ -62,16 +63,7 @@ def loads_fit(req: np.ndarray, cap: np.ndarray, assign: np.ndarray) -> bool:
     return bool((load <= cap).all())
 
 
-instances = st.integers(1, 4).flatmap(
-    lambda d: st.tuples(
-        st.lists(st.integers(1, 30), min_size=d, max_size=d),
-        st.lists(
-            st.lists(st.integers(0, 30), min_size=d, max_size=d),
-            min_size=2,
-            max_size=25,
-        ),
-    )
-)
+instances = vector_instances(dims=4, size=30, items=25, min_items=2)
 
 
 def arrays(data):

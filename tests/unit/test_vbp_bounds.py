@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import vector_instances
 from hypothesis import given
 from hypothesis import strategies as st
 from naive import fewest_bins
@@ -33,16 +34,7 @@ def most_together(req: list[list[int]], cap: list[int]) -> int:
     return 0
 
 
-instances = st.integers(1, 3).flatmap(
-    lambda d: st.tuples(
-        st.lists(st.integers(1, 12), min_size=d, max_size=d),
-        st.lists(
-            st.lists(st.integers(0, 12), min_size=d, max_size=d),
-            min_size=1,
-            max_size=8,
-        ),
-    )
-)
+instances = vector_instances()
 
 
 @given(instances)
@@ -57,17 +49,6 @@ def test_most_items_matches_every_subset(data):
     assert got == want
     cut, _ = most_items(rows, np.array(cap, np.int64), len(fitting), 3)
     assert cut <= want
-
-
-@given(instances)
-def test_cardinality_bound_never_exceeds_the_optimum(data):
-    """cardinality bound <= vector_bound <= brute-force optimum, cut or not."""
-    cap, req = data
-    fitting = [r for r in req if all(np.less_equal(r, cap))]
-    problem = Problem.from_arrays([cap] * len(req), req)
-    optimum = fewest_bins([tuple(r) for r in fitting], tuple(cap))
-    assert cardinality_bound(problem) <= vector_bound(problem) <= optimum
-    assert cardinality_bound(problem, work=2) <= optimum
 
 
 def test_cardinality_bound_settles_pairs_only_instances():
