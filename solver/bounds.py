@@ -257,6 +257,11 @@ def _most_per_machine(cap: np.ndarray, req: np.ndarray, work: int) -> int:
     return max(1, found if complete else most)
 
 
+def _cardinality(cap: np.ndarray, req: np.ndarray, work: int) -> int:
+    """ceil(rows of ``req`` over the most of them one machine of ``cap`` holds)."""
+    return -(-len(req) // _most_per_machine(cap, req, work))
+
+
 def cardinality_bound(problem: Problem, work: int = CARDINALITY_WORK) -> int:
     """ceil(containers / the most containers one machine can hold), identical machines.
 
@@ -268,8 +273,7 @@ def cardinality_bound(problem: Problem, work: int = CARDINALITY_WORK) -> int:
     cap, req = _instance(problem)
     if not len(cap) or not len(req) or not (cap == cap[:1]).all():
         return 0
-    most = _most_per_machine(cap[0], req, work)
-    return min(-(-len(req) // most), len(cap))
+    return min(_cardinality(cap[0], req, work), len(cap))
 
 
 def vector_bound(problem: Problem) -> int:
@@ -290,7 +294,7 @@ def vector_bound(problem: Problem) -> int:
         for k in range(problem.d):
             if cap[0, k] > 0:
                 best = max(best, fekete_schepers(req[:, k], int(cap[0, k])))
-        best = max(best, cardinality_bound(problem))
+        best = max(best, _cardinality(cap[0], req, CARDINALITY_WORK))
     return min(best, len(cap))
 
 

@@ -83,8 +83,8 @@ _COOLING = 1e-3
 _ANNEAL_SHARE = 0.8
 #: Largest share of the budget for the first descent.
 _DESCENT_SHARE = 0.8
-#: The first descent stops once a window of this share of the budget gains less
-#: than _STILL_DESCENDING of the cost.
+#: The first descent stops once a window of this share of the budget has stalled
+#: (see _STILL_DESCENDING).
 _WINDOW = 0.02
 #: Relative gain of a descent step (or window) below which the descent has stalled:
 #: of the cost, or (where the fleet-wide lower bound is close) of the cost above it.
@@ -633,6 +633,7 @@ def _result(
     started: float,
     history: list[tuple[float, int]],
     before: int,
+    bound: int | None,
 ) -> ReassignResult:
     from ..datasets import roadef
 
@@ -650,7 +651,7 @@ def _result(
         feasible=feasible,
         iterations=int(search.ctl[2]),
         history=history,
-        bound=roadef.lower_bound(view) if search.objective == 0 else None,
+        bound=bound,
     )
 
 
@@ -835,7 +836,7 @@ def optimise(
             fails = 0 if gain < 0 else fails + 1
             if gain < 0:
                 note()
-    return _result(view, search, started, history, before)
+    return _result(view, search, started, history, before, floor if code == 0 else None)
 
 
 class _MoveMix:
@@ -928,12 +929,13 @@ def hill_climb(problem: Problem, time_limit: float, seed: int = 0) -> ReassignRe
     search = _Search(view, native, code, seed, None)
     before = int(search.ctl[0])
     history = [(0.0, before)]
+    bound = search.roadef.lower_bound(view)
     while time.perf_counter() - started < time_limit:
         old = search.best_cost
         search.run(_CHUNK, _BASELINE_SWAP_PCT)
         if search.best_cost < old:
             history.append((time.perf_counter() - started, search.best_cost))
-    return _result(view, search, started, history, before)
+    return _result(view, search, started, history, before, bound)
 
 
 def rebalance_file(
