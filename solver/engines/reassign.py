@@ -6,20 +6,20 @@ every hard constraint. The method has three phases:
 
 * descent (:mod:`._reassign_kernels`: shifts that try every machine for a process,
   ejection chains, random shifts and swaps, and homing moves that start from a
-  process away from its initial machine) while it pays, up to 80 % of the budget.
+  process away from its initial machine) while it pays, up to 30 % of the budget.
   Three move mixes (swap-heavy or shift-heavy scanning, random) race one window
   from the start; then each gets the share of the time its gain per second earns.
   Whether a window still paid is judged against the cost above the fleet-wide
   lower bound (:func:`~solver.datasets.roadef.lower_bound`) too: where a large fixed
   cost dominates, only the move costs are left to win;
 * simulated annealing from the best state (starting temperature from the cost rises
-  of allowed moves there, cooling 1000-fold; one restart from the best state per
-  150 s of budget) up to 80 % of the budget;
-* large neighbourhood search for the rest: from the best state it frees a
-  neighbourhood (the processes of a few machines: random ones, or a costly machine
-  with partners that have room, or of one service), solves that sub-problem exactly
-  with CP-SAT, the rest fixed, keeps improvements and polishes with descent in
-  between.
+  of allowed moves there, cooling 1000-fold; runs of 10 % of the budget from the
+  best state) up to 80 % of the budget, for as long as each run improves the best;
+* descent and large neighbourhood search for the rest, each given the share of the
+  time its gain per second earns: from the best state LNS frees a neighbourhood
+  (the processes of a few machines: random ones, or a costly machine with partners
+  that have room, or of one service), solves that sub-problem exactly with CP-SAT,
+  the rest fixed, and keeps improvements.
 
 Problems without ROADEF metadata get the same model from :func:`generic_cost_model`.
 :func:`hill_climb` is the plain first-improvement local search kept as the baseline
@@ -55,13 +55,13 @@ _SLICE = 0.2
 #: on the seed only) or an objective other than the cost, in percent.
 _SWAP_PCT = 90
 #: Move mixes the time-limited search chooses between, as (percent of iterations
-#: that are swaps, percent of the shifts that scan every machine); the decay per
-#: kernel call of their gain and time sums, and the least share of the time each
-#: keeps. Scanning wins while many processes have a much better machine; once few
-#: do (only move costs left), random moves find them at many times the rate.
+#: that are swaps, percent of the shifts that scan every machine); the seconds in
+#: which their gain and time sums halve, and the least share of the time each
+#: keeps. Scanning wins while many processes have a much better machine; once
+#: few do (only move costs left), random moves find them at many times the rate.
 _MIX_ARMS = ((10, 100), (95, 100), (70, 0))
-_MIX_DECAY = 0.95
-_MIX_FLOOR = 0.05
+_MIX_HALF_LIFE = 2.7
+_MIX_FLOOR = 0.02
 #: Share of swap moves of the baseline :func:`hill_climb`, in percent.
 _BASELINE_SWAP_PCT = 40
 #: Share of the shifts that try every machine for their process, in percent.
@@ -74,22 +74,25 @@ _HOME_PCT = 20
 #: Starting temperature of each annealing run, over the 10th percentile of the cost
 #: rises of allowed moves at its starting state.
 _HEAT = 4.0
-#: Seconds (or iterations, with a budget) of search per annealing restart.
-_RESTART_SECONDS = 150.0
-_RESTART_ITERATIONS = 50_000_000
+#: Share of the budget (seconds, or iterations with a budget) per annealing run.
+_RESTART_SHARE = 0.1
 #: Final temperature over the starting one.
 _COOLING = 1e-3
 #: Share of the budget spent annealing before the exact repair phase.
 _ANNEAL_SHARE = 0.8
 #: Largest share of the budget for the first descent.
-_DESCENT_SHARE = 0.8
+_DESCENT_SHARE = 0.3
 #: The first descent stops once a window of this share of the budget has stalled
 #: (see _STILL_DESCENDING).
 _WINDOW = 0.02
-#: Relative gain of a descent step (or window) below which the descent has stalled:
+#: Relative gain of a descent window below which the descent has stalled:
 #: of the cost, or (where the fleet-wide lower bound is close) of the cost above it.
 _STILL_DESCENDING = 1e-5
 _STILL_MOVABLE = 1e-4
+#: The last phase shares its time between descent and exact repair by their gains
+#: per second over the last _LATE_HALF_LIFE of the budget, each at least _LATE_FLOOR.
+_LATE_HALF_LIFE = 0.05
+_LATE_FLOOR = 0.05
 #: Instances with at most this many process-machine pairs are repaired whole.
 _WHOLE = 1_000
 #: Largest sub-problem handed to CP-SAT, in free processes.
@@ -790,14 +793,13 @@ def optimise(
             if stalled(cost_mark - search.best_cost, cost_mark):
                 break
             mark, cost_mark = share(), search.best_cost
-    # 2. annealing runs from the best state, each cooling _COOLING-fold; one run per
-    # _RESTART_SECONDS (or _RESTART_ITERATIONS) of what is left
+    # 2. annealing runs from the best state, each cooling _COOLING-fold over
+    # _RESTART_SHARE of the budget, up to _ANNEAL_SHARE, while each run improves the
+    # best (b_02's first run wins 20 times what descent would; b_09's nothing, where
+    # only move costs are left)
     first = share()
     left = _ANNEAL_SHARE - first
-    runs = 1 + max(int(
-        left * budget // _RESTART_ITERATIONS if counted
-        else left * time_limit // _RESTART_SECONDS
-    ), 0)
+    runs = max(round(left / _RESTART_SHARE), 1)
     span = max(left, 0.0) / runs
     for k in range(runs):
         end = first + (k + 1) * span
@@ -807,55 +809,98 @@ def optimise(
         heat = _HEAT * _temperature(search, rng)
         search.ctl[7] = 2
         search.ctl[15] = 0
-        begin = share()
+        begin, best = share(), search.best_cost
         while share() < end and not over():
             cooled = (share() - begin) / max(end - begin, 1e-9)
             search.ctl[8] = int(heat * _COOLING ** cooled)
             local()
-    # 3. exact repair of neighbourhoods around the best state, with plain descent
+        if search.best_cost >= best:
+            break
+    # 3. plain descent and exact repair of neighbourhoods around the best state, each
+    # given the share of the time its gain per second earns
     search.reset_to(search.best_assignment(), search.best_cost)
     search.ctl[7] = 0
     search.ctl[15] = _HOME_PCT
+    memory = _LATE_HALF_LIFE * (budget if counted else time_limit)
+    late = _Shares(2, _LATE_FLOOR, memory)
     fails = 0  # sub-problems get longer limits while nothing improves
     while not over():
         old = search.best_cost
-        local()
-        if not stalled(old - search.best_cost, old):
-            continue  # descent still pays; exact repair only once it stalls
-        if code == 0:
-            left_s = time_limit - elapsed()
-            if left_s <= 0.05:
-                break
-            limit = 0.5 * 2 ** min(fails // 10, 4)
-            if view.n * view.m <= _WHOLE and not counted:
-                limit = left_s  # one exact solve of the whole instance
-            gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
-                search, rng, seconds=left_s if counted else min(limit, left_s),
-                workers=workers, deterministic=limit if counted else None,
-            )
-            fails = 0 if gain < 0 else fails + 1
-            if gain < 0:
-                note()
+        if code != 0 or late.pick() == 0:
+            tic, ran = time.perf_counter(), done
+            local()
+            spent = done - ran if counted else time.perf_counter() - tic
+            late.credit(0, old - search.best_cost, spent)
+            continue
+        left_s = time_limit - elapsed()
+        if left_s <= 0.05:
+            break
+        limit = 0.5 * 2 ** min(fails // 10, 4)
+        if view.n * view.m <= _WHOLE and not counted:
+            limit = left_s  # one exact solve of the whole instance
+        tic = time.perf_counter()
+        gain = _lns_step(  # with a budget, CP-SAT stops on deterministic time
+            search, rng, seconds=left_s if counted else min(limit, left_s),
+            workers=workers, deterministic=limit if counted else None,
+        )
+        # with a budget, a repair counts as the iterations of a descent call of
+        # its deterministic limit
+        spent = limit * step / _SLICE if counted else time.perf_counter() - tic
+        late.credit(1, -gain, spent)
+        fails = 0 if gain < 0 else fails + 1
+        if gain < 0:
+            note()
     return _result(view, search, started, history, before, floor if code == 0 else None)
+
+
+class _Shares:
+    """Time shares of competing activities, by what each gains per second.
+
+    Each activity's cost decrease and seconds are summed with a decay (halving every
+    ``half_life`` credited seconds); its target share of the time is ``floor`` plus
+    its rate's share of the rest; :meth:`pick` returns the activity furthest below
+    its target share of the (decayed) time spent.
+    """
+
+    def __init__(self, arms: int, floor: float, half_life: float) -> None:
+        self.floor = floor
+        self.half_life = half_life
+        self.gain = np.ones(arms)  # decayed gain and seconds of learning credits
+        self.time = np.full(arms, 1e-3)
+        self.spent = np.full(arms, 1e-3)  # decayed seconds of every credit
+
+    def pick(self) -> int:
+        """The activity to run next."""
+        rate = self.gain / self.time
+        free = 1 - self.floor * rate.shape[0]
+        target = self.floor + free * rate / max(rate.sum(), 1e-300)
+        return int(np.argmax(target - self.spent / self.spent.sum()))
+
+    def credit(self, arm: int, gain: float, seconds: float, learn: bool = True) -> None:
+        """Count ``seconds`` spent on ``arm``; with ``learn``, its ``gain`` too."""
+        keep = 0.5 ** (seconds / self.half_life)
+        if learn:
+            self.gain *= keep
+            self.time *= keep
+            self.gain[arm] += gain
+            self.time[arm] += seconds
+        self.spent *= keep
+        self.spent[arm] += seconds
 
 
 class _MoveMix:
     """Swap-heavy, shift-heavy or random kernel calls, by which wins more per second.
 
-    Each kernel call uses one of the arms ``_MIX_ARMS`` (swaps and scans). The cost
-    decrease its moves won (the kernel's counters) over its seconds gives a decayed
-    rate per arm; each arm gets the share of the time its rate earns, between
-    _MIX_FLOOR and 1 - _MIX_FLOOR. ``fixed`` (an iteration budget or another
-    objective) keeps ``_SWAP_PCT`` and ``_SCAN_PCT`` for a run that depends on the
-    seed only.
+    Each kernel call uses one of the arms ``_MIX_ARMS`` (swaps and scans); the cost
+    decrease its moves won (the kernel's counters) and its seconds are credited to
+    the arm's :class:`_Shares`. ``fixed`` (an iteration budget or another objective)
+    keeps ``_SWAP_PCT`` and ``_SCAN_PCT`` for a run that depends on the seed only.
     """
 
     def __init__(self, fixed: bool) -> None:
         self.fixed = fixed
         self.arm = 0
-        self.gain = np.ones(len(_MIX_ARMS))  # decayed gain and seconds per arm
-        self.time = np.full(len(_MIX_ARMS), 1e-3)
-        self.spent = np.full(len(_MIX_ARMS), 1e-3)  # decayed seconds of every call
+        self.shares = _Shares(len(_MIX_ARMS), _MIX_FLOOR, _MIX_HALF_LIFE)
         self.seen = 0
         self.forced: int | None = None
 
@@ -863,29 +908,17 @@ class _MoveMix:
         """Percent of swaps and of scanning shifts for the next kernel call."""
         if self.fixed:
             return _SWAP_PCT, _SCAN_PCT
-        if self.forced is not None:
-            self.arm = self.forced
-            return _MIX_ARMS[self.arm]
-        rate = self.gain / self.time
-        target = np.clip(rate / rate.sum(), _MIX_FLOOR, 1 - _MIX_FLOOR)
-        spent = self.spent / self.spent.sum()
-        self.arm = int(np.argmax(target - spent))
+        self.arm = self.shares.pick() if self.forced is None else self.forced
         return _MIX_ARMS[self.arm]
 
     def update(self, ctl: np.ndarray, seconds: float) -> None:
         """Credit the last kernel call's cost decrease and seconds to its arm.
 
-        Only descent calls count (annealing's decreases undo its own rises); while
+        Only descent calls teach (annealing's decreases undo its own rises); while
         annealing, the shares learnt in the descents before stay.
         """
         won = int(ctl[11] + ctl[12])
-        if ctl[7] == 0:
-            self.gain *= _MIX_DECAY
-            self.time *= _MIX_DECAY
-            self.gain[self.arm] += won - self.seen
-            self.time[self.arm] += seconds
-        self.spent *= _MIX_DECAY
-        self.spent[self.arm] += seconds
+        self.shares.credit(self.arm, won - self.seen, seconds, learn=ctl[7] == 0)
         self.seen = won
 
 

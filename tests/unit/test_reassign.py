@@ -361,15 +361,15 @@ def test_many_annealing_runs_stay_exact_and_deterministic(inst, seed):
     feasible and costs what the result says.
     """
     problem = _read(inst)
-    old = reassign._RESTART_ITERATIONS
-    reassign._RESTART_ITERATIONS = 2_000
+    old = reassign._RESTART_SHARE
+    reassign._RESTART_SHARE = 0.05
     try:
         runs = [
             reassign.optimise(problem, time_limit=60, seed=seed, iterations=40_000)
             for _ in range(2)
         ]
     finally:
-        reassign._RESTART_ITERATIONS = old
+        reassign._RESTART_SHARE = old
     np.testing.assert_array_equal(runs[0].assignment, runs[1].assignment)
     assert roadef.check(problem, runs[0].assignment) == []
     assert runs[0].cost_after == roadef.cost(problem, runs[0].assignment)
@@ -387,3 +387,26 @@ def test_lower_bound_is_below_every_assignment(inst, seed):
         a = rng.integers(0, problem.m, problem.n)
         assert bound <= roadef.cost(problem, a).total
     assert bound <= roadef.cost(problem, problem.current).total
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rates=st.lists(st.just(0.0) | st.floats(100.0, 1e6), min_size=2, max_size=4),
+    floor=st.sampled_from([0.0, 0.05, 0.1]),
+)
+def test_time_shares_follow_the_gain_rates(rates, floor):
+    """Activities that gain at steady rates get the floor plus the share of the
+    rest their rates earn, once the prior (a gain of 1) has decayed away."""
+    shares = reassign._Shares(len(rates), floor, half_life=50.0)
+    spent = np.zeros(len(rates))
+    for step in range(4_000):
+        arm = shares.pick()
+        shares.credit(arm, rates[arm] * 0.1, 0.1)
+        if step >= 2_000:
+            spent[arm] += 0.1
+    got = spent / spent.sum()
+    total = sum(rates)
+    assert got.min() >= floor - 0.01
+    if total > 0:  # else no rate to follow: any split above the floor is right
+        target = floor + (1 - floor * len(rates)) * np.array(rates) / total
+        assert np.abs(got - target).max() < 0.02
