@@ -34,8 +34,11 @@ a process ``q`` of a random machine ``m`` to its cheapest target first, then the
 chosen process onto ``m``; it frees room (transient room above all) that no single
 shift can. A homing move starts from a process away from its initial machine: the
 scanning shift, a plain shift or the ejection chain onto its initial machine, or a
-swap with a process there. Once the load cost is gone, the move costs are what is
-left, and random picks rarely find the few processes whose return pays.
+swap with a process there or with another process away from home (two moved
+processes trading machines). Once the load cost is gone, the move costs are what is
+left, and random picks rarely find the few processes whose return pays: on b_09 at
+240 s a swap of two processes away from home improves 550 times as often as a swap
+of two random processes.
 """
 
 from __future__ import annotations
@@ -500,15 +503,21 @@ def search(static, dynamic, extra, rng, ctl, journal, best, iters, swap_pct):
         else:
             ctl[13] += 1
             if n_away > 0 and below(rng, 100) < ctl[15]:
-                # homing swap: a process away from home and one on its home machine
+                # homing swap: a process away from home and one on its home machine,
+                # or another process away from home
                 p1 = away[below(rng, n_away)]
                 h = initial[p1]
-                size = ptr[h + 1] - ptr[h]
-                if assignment[p1] == h or size == 0:
-                    continue
-                p2 = by_machine[ptr[h] + below(rng, size)]
-                if assignment[p2] != h:
-                    continue
+                if below(rng, 2) == 0:
+                    p2 = away[below(rng, n_away)]
+                    if assignment[p1] == h or assignment[p2] == initial[p2]:
+                        continue
+                else:
+                    size = ptr[h + 1] - ptr[h]
+                    if assignment[p1] == h or size == 0:
+                        continue
+                    p2 = by_machine[ptr[h] + below(rng, size)]
+                    if assignment[p2] != h:
+                        continue
             else:
                 p1 = below(rng, n_proc)
                 p2 = below(rng, n_proc)
