@@ -354,11 +354,12 @@ def test_kernel_moves_match_the_official_cost(inst, seed, mode, scan, swap, ejec
 @given(feasible_instances(), st.integers(0, 5))
 @settings(max_examples=10, deadline=None)
 def test_many_annealing_runs_stay_exact_and_deterministic(inst, seed):
-    """Many short annealing runs keep the contract of a budgeted run.
+    """Short annealing runs (5% of the budget each, the next only after one that
+    improved the best) keep the contract of a budgeted run.
 
     With an iteration budget every annealing run (restart point, temperature,
-    length) depends on the seed only: two runs give the same assignment, which is
-    feasible and costs what the result says.
+    length, whether another follows) depends on the seed only: two runs give the
+    same assignment, which is feasible and costs what the result says.
     """
     problem = _read(inst)
     old = reassign._RESTART_SHARE
