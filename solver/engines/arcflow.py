@@ -66,6 +66,13 @@ _RESIDUAL_PRICING_SECONDS = 0.5
 _IMPROVE_SECONDS = 2.0
 #: Fewest seconds the integer flow program is started with.
 _FLOW_MIN_SECONDS = 1.0
+#: Lowest machine count the integer flow program is given (SCIP proves and finds
+#: sooner without the LP bound as a variable bound).
+_FLOW_LOW = 0
+#: Most distance from the LP value to the bound at which the fixed flow program
+#: runs before the dives, and its share of the time left.
+_TIGHT_GAP = 1e-3
+_TIGHT_FLOW_SHARE = 0.95
 #: Share of its time left a solver call is told, for presolve and time checks that
 #: overrun the limit and for mapping the answer back.
 _SOLVER_SHARE = 0.9
@@ -773,10 +780,7 @@ def _cover(
     from ortools.linear_solver import pywraplp
 
     t_count = items.demands.shape[0]
-    tol = 1e-6 * (target + 1)
-    # a surplus s of type i costs pi_i * s of the same gap
-    surplus = np.floor((gap + tol) / np.maximum(duals, 1e-12))
-    upper = items.demands + np.minimum(surplus, items.demands * target)
+    upper = _demand_caps(items, duals, gap, target)
     solver = pywraplp.Solver.CreateSolver("SCIP")
     rows = [
         solver.Constraint(float(b), float(u))
@@ -814,51 +818,100 @@ def _cover(
     return _fix([(p, 1) for p in patterns], items.demands.copy()), False
 
 
+def _demand_caps(
+    items: _Items, duals: np.ndarray, gap: float, target: int
+) -> np.ndarray:
+    """Most copies of each type a packing into ``target`` machines can cover with
+    patterns of reduced cost within ``gap``: a surplus ``s`` of type ``i`` costs
+    ``pi_i * s`` of the same gap."""
+    tol = 1e-6 * (target + 1)
+    surplus = np.floor((gap + tol) / np.maximum(duals, 1e-12))
+    return items.demands + np.minimum(surplus, items.demands * target)
+
+
+def _useful_arcs(
+    graph: _Graph, duals: np.ndarray, gap: float, target: int
+) -> np.ndarray:
+    """Arcs on some source-to-sink path whose reduced cost fits ``gap`` (bool mask).
+
+    Reduced-cost fixing: the patterns of a packing into ``target`` machines have
+    reduced costs summing to at most ``gap = target - pi.b`` (the argument of
+    :func:`_price_and_branch`), so no path through any other arc can be part of one.
+    """
+    order, in_start, in_arcs = graph.pricing()
+    arcs = graph.arcs
+    into, _ = kernels.longest_paths(order, in_start, in_arcs, arcs, duals, graph.source)
+    # the same longest paths on the reversed graph: from each node to the sink
+    out_start, out_arcs = _csr(arcs[:, 0], graph.nodes)
+    reverse = np.ascontiguousarray(arcs[:, [1, 0, 2, 3]])
+    onward, _ = kernels.longest_paths(
+        order[::-1].copy(), out_start, out_arcs, reverse, duals, graph.sink
+    )
+    own = np.where(arcs[:, 2] >= 0, duals[np.maximum(arcs[:, 2], 0)] * arcs[:, 3], 0.0)
+    tol = 1e-6 * (target + 1)
+    return into[arcs[:, 0]] + own + onward[arcs[:, 1]] >= 1.0 - gap - tol
+
+
 class _FlowModel:
     """Min-flow program over the compressed graph, through ``ortools.linear_solver``.
 
     The model is written once through GLOP's interface, exported as a proto with
-    integral variables and loaded into the chosen mixed-integer back end.
+    integral variables and loaded into the chosen mixed-integer back end. With LP
+    duals it holds only the arcs that reduced-cost fixing keeps for packings into
+    ``target`` machines, and caps each type's surplus the same way.
     """
 
-    def __init__(self, lp) -> None:
+    def __init__(self, lp, keep: np.ndarray) -> None:
         from ortools.linear_solver import pywraplp
 
         self.pywraplp = pywraplp
         self.lp = lp
+        self.keep = keep
 
     @classmethod
     def build(
-        cls, graph: _Graph, items: _Items, upper: int, deadline: float
+        cls,
+        graph: _Graph,
+        items: _Items,
+        target: int,
+        deadline: float,
+        duals: np.ndarray | None = None,
     ) -> _FlowModel | None:
-        """The model with flows at most ``upper``; None if ``deadline`` passes first."""
+        """The model for packings into at most ``target`` machines (every such
+        packing stays feasible); None if ``deadline`` passes first."""
         from ortools.linear_solver import pywraplp
 
+        keep = np.ones(graph.size, bool)
+        caps = np.full(items.demands.shape[0], np.inf)
+        if duals is not None:
+            gap = target - float(items.demands @ duals)
+            keep = _useful_arcs(graph, duals, gap, target)
+            caps = _demand_caps(items, duals, gap, target)
         s = pywraplp.Solver.CreateSolver("GLOP")
-        arcs = graph.arcs
-        z = s.NumVar(0, upper, "z")
+        z = s.NumVar(0, target + 1, "z")
         node_row = [s.Constraint(0, 0, f"flow[{u}]") for u in range(graph.nodes)]
         node_row[graph.source].SetCoefficient(z, -1)
         demand_row = [
-            s.Constraint(float(b), s.infinity(), f"demand[{t}]")
-            for t, b in enumerate(items.demands)
+            s.Constraint(float(b), float(c), f"demand[{t}]")
+            for t, (b, c) in enumerate(zip(items.demands, caps, strict=True))
         ]
-        for a, (u, v, t, c) in enumerate(arcs.tolist()):
+        for a, (u, v, t, c) in enumerate(graph.arcs[keep].tolist()):
             if a % 4096 == 0 and time.perf_counter() > deadline:
                 return None
-            var = s.NumVar(0, upper, f"x[{a}]")
+            var = s.NumVar(0, target + 1, f"x[{a}]")
             node_row[u].SetCoefficient(var, 1)
             if v != graph.sink:
                 node_row[v].SetCoefficient(var, -1)
             if t >= 0:
                 demand_row[t].SetCoefficient(var, c)
         s.Minimize(z)
-        return cls(s)
+        return cls(s, keep)
 
     def integer(
         self, low: int, high: int, backend: str, seconds: float, workers: int, seed: int
     ) -> tuple[str, np.ndarray | None, float]:
-        """Integer flow with ``low <= z <= high``: (outcome, flows, best bound)."""
+        """Integer flow with ``low <= z <= high``: (outcome, flow on every arc of the
+        graph, best bound)."""
         from ortools.linear_solver import linear_solver_pb2
 
         began = time.perf_counter()
@@ -887,7 +940,8 @@ class _FlowModel:
             return "infeasible", None, float(high + 1)
         if status not in (codes.OPTIMAL, codes.FEASIBLE):
             return "unknown", None, float(low)
-        flow = np.rint([v.solution_value() for v in solver.variables()[1:]])
+        flow = np.zeros(self.keep.shape[0])
+        flow[self.keep] = np.rint([v.solution_value() for v in solver.variables()[1:]])
         outcome = "optimal" if status == codes.OPTIMAL else "feasible"
         return outcome, flow, solver.Objective().BestBound()
 
@@ -1028,6 +1082,37 @@ def solve_arcflow(
         bound += 1
         if bound > problem.m:
             return None
+    def flow_program(high: int, seconds: float) -> None:
+        """The integer flow program for at most ``high`` machines over the arcs that
+        reduced-cost fixing keeps, in at most ``seconds``."""
+        nonlocal incumbent, stage, bound
+        until = min(end, time.perf_counter() + seconds)
+        model = _FlowModel.build(graph, items, high, until, duals)
+        left = until - time.perf_counter()
+        if model is None or left <= _FLOW_MIN_SECONDS:
+            return
+        outcome, flow, best = model.integer(
+            _FLOW_LOW, high, backend, left, workers, seed
+        )
+        if outcome == "infeasible":
+            bound = high + 1
+        elif flow is not None:
+            paths = _decompose(graph, flow)
+            incumbent = [p for p, amount in paths for _ in range(round(amount))]
+            stage = f"arcflow/{backend}"
+            if outcome == "optimal":
+                bound = max(bound, len(incumbent))
+            else:
+                bound = max(bound, min(math.ceil(best - _EPS), len(incumbent)))
+
+    duals = master.duals.copy()  # the dives re-solve the master on residuals
+    # an integral LP: a packing at the bound uses only paths of reduced cost zero,
+    # so the fixed flow program is small and both finds it and proves there is none
+    if relaxed is not None and len(incumbent) > bound and bound - relaxed < _TIGHT_GAP:
+        now = time.perf_counter()
+        flow_program(bound, _TIGHT_FLOW_SHARE * max(end - now, 0.0))
+        if bound > problem.m:
+            return None
     # dives with one and with several new columns per round find different packings;
     # they keep the whole time when the flow program would not get its minimum after
     now = time.perf_counter()
@@ -1050,26 +1135,10 @@ def solve_arcflow(
                 incumbent, stage = found, "arcflow-lp"
     if len(incumbent) <= bound:
         return result("optimal", incumbent, graph.size)
-
-    # ask for a packing strictly better than the incumbent, no better than the bound
-    high = min(len(incumbent), problem.m + 1) - 1
+    # ask for a packing strictly better than the incumbent, no better than the bound;
     # the solvers' presolve overruns short time limits: skip the program then
-    model = None
     if end - time.perf_counter() > 2 * _FLOW_MIN_SECONDS:
-        model = _FlowModel.build(graph, items, high + 1, end)
-    left = end - time.perf_counter()
-    if model is not None and left > _FLOW_MIN_SECONDS:
-        outcome, flow, best = model.integer(bound, high, backend, left, workers, seed)
-        if outcome == "infeasible":
-            bound = high + 1
-            if bound > problem.m:
-                return None
-        elif flow is not None:
-            paths = _decompose(graph, flow)
-            incumbent = [p for p, amount in paths for _ in range(round(amount))]
-            stage = f"arcflow/{backend}"
-            if outcome == "optimal":
-                bound = max(bound, len(incumbent))
-            else:
-                bound = max(bound, min(math.ceil(best - _EPS), len(incumbent)))
+        flow_program(min(len(incumbent), problem.m + 1) - 1, end - time.perf_counter())
+        if bound > problem.m:
+            return None
     return result("feasible", incumbent, graph.size)

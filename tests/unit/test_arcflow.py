@@ -214,6 +214,79 @@ def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
                 assert (weights[pattern].sum(axis=0) <= cap).all()
 
 
+def graph_paths(graph) -> list[list[int]]:
+    """Every source-to-sink path of a graph as its list of arcs (plain recursion)."""
+    out: dict[int, list[int]] = {}
+    for a, tail in enumerate(graph.arcs[:, 0].tolist()):
+        out.setdefault(tail, []).append(a)
+
+    def walk(node: int) -> list[list[int]]:
+        if node == graph.sink:
+            return [[]]
+        return [
+            [a, *rest]
+            for a in out.get(node, [])
+            for rest in walk(int(graph.arcs[a, 1]))
+        ]
+
+    return walk(graph.source)
+
+
+@given(typed_items(), st.integers(0, 2))
+def test_fixing_keeps_exactly_the_arcs_of_cheap_paths(instance, slack: int) -> None:
+    """An arc is kept exactly when some source-to-sink path through it has a reduced
+    cost within the gap (checked against every path of the graph)."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    master = arcflow._Master(graph, items, arcflow._greedy(items))
+    value = master.optimize(float("inf"))
+    target = int(np.ceil(value - 1e-6)) + slack
+    gap = target - float(demands @ master.duals)
+    keep = arcflow._useful_arcs(graph, master.duals, gap, target)
+    expected = np.zeros(graph.size, bool)
+    tol = 1e-6 * (target + 1)
+    for path in graph_paths(graph):
+        arcs = graph.arcs[path]
+        items_on = arcs[:, 2] >= 0
+        profit = (master.duals[arcs[items_on, 2]] * arcs[items_on, 3]).sum()
+        if 1.0 - profit <= gap + tol:
+            expected[path] = True
+    assert (keep == expected).all()
+
+
+@given(typed_items())
+def test_fixed_flow_program_is_exact(instance) -> None:
+    """With reduced-cost fixing, the integer flow program for at most ``target`` bins
+    is infeasible exactly when brute force needs more, from the rounded-up LP bound
+    to the optimum, and its flow is then a valid packing into ``target`` bins."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    master = arcflow._Master(graph, items, arcflow._greedy(items))
+    bound = int(np.ceil(master.optimize(float("inf")) - 1e-6))
+    types = np.repeat(np.arange(len(demands)), demands)
+    optimum = fewest_bins(weights[types], cap)
+    for target in range(bound, optimum + 1):
+        model = arcflow._FlowModel.build(
+            graph, items, target, float("inf"), master.duals
+        )
+        outcome, flow, _ = model.integer(0, target, "scip", 20.0, 1, 0)
+        assert (outcome == "infeasible") == (optimum > target)
+        if optimum <= target:
+            assert flow is not None
+            patterns = [
+                p for p, amount in arcflow._decompose(graph, flow)
+                for _ in range(round(amount))
+            ]
+            packing = arcflow._fix([(p, 1) for p in patterns], demands.copy())
+            assert len(packing) <= target
+            placed = np.bincount(np.concatenate(packing), minlength=len(demands))
+            assert (placed == demands).all()
+            for pattern in packing:
+                assert (weights[pattern].sum(axis=0) <= cap).all()
+
+
 @given(typed_items(), st.integers(0, 3))
 def test_dive_packs_every_copy_validly(instance, slack: int) -> None:
     """An LP dive aimed at the rounded LP bound plus ``slack`` returns a valid packing
@@ -335,13 +408,15 @@ def test_bpplib_known_optimum(shared_datasets, family: str, instance: str) -> No
 @pytest.mark.needs_shared_data
 @pytest.mark.parametrize(
     "instance",
-    # optimum = rounded LP bound; one above it; LP bound with 79 zero duals
-    ["Hard28_BPP13", "Hard28_BPP14", "Hard28_BPP47"],
+    # optimum = rounded LP bound; one above it; LP bound with 79 zero duals; integral
+    # LP, listing too long: a packing at it (BPP742) and none (BPP175, optimum 84)
+    ["Hard28_BPP13", "Hard28_BPP14", "Hard28_BPP47", "Hard28_BPP742", "Hard28_BPP175"],
 )
-def test_hard28_proven_by_price_and_branch(shared_datasets, instance: str) -> None:
+def test_hard28_proven_optimal(shared_datasets, instance: str) -> None:
     """Hard28 instances are proven optimal: by a packing meeting the rounded LP
-    bound, (non-IRUP) by raising the bound past the LP, and with half the duals zero
-    (the listing explodes; cheap types fill the patterns of the others)."""
+    bound, (non-IRUP) by raising the bound past the LP, with half the duals zero
+    (the listing explodes; cheap types fill the patterns of the others), and through
+    the flow program over the arcs that reduced-cost fixing keeps."""
     problem, optimum = bpplib_case(shared_datasets, "hard28", instance)
     result = solve_arcflow(problem, time_limit=60.0)
     assert result is not None
