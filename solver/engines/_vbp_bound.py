@@ -47,7 +47,9 @@ class LPBound:
     """Farley bound of the column generation (float, machines), whether the LP was
     solved to optimality, and the master's columns (type counts, C x T) with their
     LP values; ``types`` (T x d) and ``counts`` (T) describe the container types
-    and ``kind`` (n) maps each container to its type."""
+    and ``kind`` (n) maps each container to its type. ``duals`` (T) are the dual
+    solution behind ``bound``: no pattern is worth more than 1 under them, and
+    ``counts @ duals == bound``."""
 
     bound: float
     optimal: bool
@@ -56,6 +58,7 @@ class LPBound:
     types: np.ndarray
     counts: np.ndarray
     kind: np.ndarray
+    duals: np.ndarray
 
 
 def machines(bound: float) -> int:
@@ -125,6 +128,7 @@ def column_generation(
     volume = (scaled * counts[:, None]).sum(axis=0)
     center = np.ascontiguousarray(scaled[:, int(np.argmax(volume))])
     best = float(max(volume.max(), 0.0))
+    best_duals = center.copy()
     if start is None:
         share = np.ascontiguousarray(req / np.maximum(cap, 1), dtype=np.float64)
         start = kernels.bin_centric(req, cap, share, np.ones(req.shape[1]), 0)
@@ -160,7 +164,8 @@ def column_generation(
         )
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
-            best = max(best, farley)
+            best = farley
+            best_duals = at / max(upper, 1.0)
             center = at
         if float(out @ pi) > 1.0 + _ENTER:
             for col in (out, *more[:found]):
@@ -179,4 +184,6 @@ def column_generation(
     values = np.zeros(len(cols))
     if lp.Solve() == pywraplp.Solver.OPTIMAL:
         values = np.array(master.values())
-    return LPBound(best, optimal, np.array(cols, np.int64), values, types, counts, kind)
+    return LPBound(
+        best, optimal, np.array(cols, np.int64), values, types, counts, kind, best_duals
+    )

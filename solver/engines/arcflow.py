@@ -69,9 +69,9 @@ _FLOW_MIN_SECONDS = 1.0
 #: Lowest machine count the integer flow program is given (SCIP proves and finds
 #: sooner without the LP bound as a variable bound).
 _FLOW_LOW = 0
-#: Most distance from the LP value to the bound at which the fixed flow program
-#: runs before the dives, and its share of the time left.
-_TIGHT_GAP = 1e-3
+#: Most distance from the LP value to the bound at which the LP counts as integral
+#: and the fixed flow program runs before the dives, and its share of the time left.
+_TIGHT_GAP = 1e-6
 _TIGHT_FLOW_SHARE = 0.95
 #: Share of its time left a solver call is told, for presolve and time checks that
 #: overrun the limit and for mapping the answer back.
@@ -685,9 +685,10 @@ def _price_and_branch(
     copies dropped, is a packing. So a complete listing with an infeasible program
     proves ``target`` machines too few, and zero-dual types no longer multiply the
     listing with every sub-pattern that leaves them out. When the patterns are too
-    many, those within a smaller share of the gap are used (a heuristic then), or
-    with ``exact_only`` nothing is solved. Returns (the packing or None, whether
-    ``target`` machines are proven too few).
+    many, those within a smaller share of the gap are used (a heuristic then), and
+    SCIP first gets the cheapest of a long listing; with ``exact_only`` neither: an
+    incomplete listing solves nothing, a complete one goes to SCIP whole. Returns
+    (the packing or None, whether ``target`` machines are proven too few).
     """
 
     t_count = items.demands.shape[0]
@@ -715,7 +716,7 @@ def _price_and_branch(
     columns = columns[columns.any(axis=1)]
     if columns.shape[0] == 0 or time.perf_counter() > deadline:
         return None, exact and columns.shape[0] == 0
-    if columns.shape[0] > _FIRST_COLUMNS:
+    if columns.shape[0] > _FIRST_COLUMNS and not exact_only:
         # SCIP finds packings far sooner among the patterns of least reduced cost
         rc = 1.0 - columns @ duals
         few = columns[np.argsort(rc, kind="stable")[:_FIRST_COLUMNS]]
@@ -725,6 +726,41 @@ def _price_and_branch(
             return packing, False
     packing, infeasible = _cover(items, columns, duals, gap, target, deadline, seed)
     return packing, exact and infeasible
+
+
+def packing_from_duals(
+    problem: Problem,
+    types: np.ndarray,
+    duals: np.ndarray,
+    target: int,
+    deadline: float,
+    seed: int = 0,
+) -> tuple[np.ndarray | None, bool]:
+    """Price-and-branch for any set of dual prices: a packing of ``problem`` into
+    ``target`` machines (an assignment) or None, and whether ``target`` machines are
+    proven too few.
+
+    ``duals[k]`` prices a container of request ``types[k]`` (int64 rows, every
+    distinct nonzero request among them); no machine pattern may be worth more than
+    1 under them (as for the duals of a solved LP, or Farley's scaled ones). Only a
+    complete listing is solved, so the time goes back to the caller's search when the
+    patterns are too many. Used for vector packing, whose LP comes from
+    knapsack-priced column generation.
+    """
+    items = _items(problem)
+    if items is None:
+        return None, False
+    if items.demands.shape[0] == 0:  # nothing requests anything: one machine
+        return _assign(items, [], problem.n)[0], False
+    price = {tuple(row): float(v) for row, v in zip(types.tolist(), duals, strict=True)}
+    aligned = np.array([price[tuple(row)] for row in items.weights.tolist()])
+    found, too_few = _price_and_branch(
+        items, aligned, target, deadline, seed, exact_only=True
+    )
+    if found is None:
+        return None, too_few
+    assignment, _ = _assign(items, found, problem.n)
+    return assignment, too_few
 
 
 def _cheap_completions(

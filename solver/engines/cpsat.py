@@ -65,6 +65,8 @@ VBP_LP_SHARE_LARGE = 0.2
 VBP_DIVE = 0.2
 #: Share of the time limit for the first dive, right after the LP.
 VBP_DIVE_FIRST = 0.05
+#: Share of the time limit for price-and-branch at the LP bound after that dive.
+VBP_PRICING = 0.35
 #: Longest the arc-flow graph may take to build when measuring it, in seconds and as a
 #: share of the time left.
 ESTIMATE_SECONDS = 5.0
@@ -558,6 +560,22 @@ class CpsatEngine:
             )
             best = best if found is None else found
             used = int(np.unique(best).shape[0])
+        if lp is not None and used > lb:
+            # the patterns within the gap under the LP's duals: a packing at the
+            # bound, or (a complete listing without one) a proof of one machine more
+            from .arcflow import packing_from_duals
+
+            found, too_few = packing_from_duals(
+                problem,
+                lp.types,
+                lp.duals,
+                lb,
+                time.perf_counter() + VBP_PRICING * total,
+                seed,
+            )
+            if found is not None:
+                best, used = found, int(np.unique(found).shape[0])
+            lb += too_few
         if used <= lb:
             return np.asarray(best, np.int64), lb, None
         chosen = choose_formulation(

@@ -185,17 +185,30 @@ def test_maximal_enumeration_matches_plain_search(
     assert set(listed) == expected
 
 
+def solved_master(instance):
+    """Items, graph and a column generation master solved to the LP optimum."""
+    weights, demands, cap = instance
+    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
+    graph = arcflow._build(items, 100_000, float("inf"))
+    master = arcflow._Master(graph, items, arcflow._greedy(items))
+    return items, graph, master, master.optimize(float("inf"))
+
+
+def check_type_packing(packing, weights, demands, cap) -> None:
+    """Patterns of item types that hold every copy exactly once, none overfull."""
+    placed = np.bincount(np.concatenate(packing), minlength=len(demands))
+    assert (placed == demands).all()
+    for pattern in packing:
+        assert (weights[pattern].sum(axis=0) <= cap).all()
+
+
 @given(typed_items(), st.booleans())
 def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
     """At the rounded-up LP bound and at the brute-force optimum, price-and-branch over
     the maximal patterns packs into the target when that many bins suffice (a valid
     packing) and proves the target too low otherwise."""
     weights, demands, cap = instance
-    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
-    graph = arcflow._build(items, 100_000, float("inf"))
-    start = arcflow._greedy(items)
-    master = arcflow._Master(graph, items, start)
-    value = master.optimize(float("inf"))
+    items, _, master, value = solved_master(instance)
     bound = int(np.ceil(value - 1e-6))
     types = np.repeat(np.arange(len(demands)), demands)
     optimum = fewest_bins(weights[types], cap)
@@ -208,10 +221,7 @@ def test_price_and_branch_is_exact(instance, exact_only: bool) -> None:
         assert (found is not None) == (optimum <= target)
         if found is not None:
             assert len(found) <= target
-            placed = np.bincount(np.concatenate(found), minlength=len(demands))
-            assert (placed == demands).all()
-            for pattern in found:
-                assert (weights[pattern].sum(axis=0) <= cap).all()
+            check_type_packing(found, weights, demands, cap)
 
 
 def graph_paths(graph) -> list[list[int]]:
@@ -236,11 +246,8 @@ def graph_paths(graph) -> list[list[int]]:
 def test_fixing_keeps_exactly_the_arcs_of_cheap_paths(instance, slack: int) -> None:
     """An arc is kept exactly when some source-to-sink path through it has a reduced
     cost within the gap (checked against every path of the graph)."""
-    weights, demands, cap = instance
-    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
-    graph = arcflow._build(items, 100_000, float("inf"))
-    master = arcflow._Master(graph, items, arcflow._greedy(items))
-    value = master.optimize(float("inf"))
+    demands = instance[1]
+    _, graph, master, value = solved_master(instance)
     target = int(np.ceil(value - 1e-6)) + slack
     gap = target - float(demands @ master.duals)
     keep = arcflow._useful_arcs(graph, master.duals, gap, target)
@@ -261,10 +268,8 @@ def test_fixed_flow_program_is_exact(instance) -> None:
     is infeasible exactly when brute force needs more, from the rounded-up LP bound
     to the optimum, and its flow is then a valid packing into ``target`` bins."""
     weights, demands, cap = instance
-    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
-    graph = arcflow._build(items, 100_000, float("inf"))
-    master = arcflow._Master(graph, items, arcflow._greedy(items))
-    bound = int(np.ceil(master.optimize(float("inf")) - 1e-6))
+    items, graph, master, value = solved_master(instance)
+    bound = int(np.ceil(value - 1e-6))
     types = np.repeat(np.arange(len(demands)), demands)
     optimum = fewest_bins(weights[types], cap)
     for target in range(bound, optimum + 1):
@@ -281,10 +286,7 @@ def test_fixed_flow_program_is_exact(instance) -> None:
             ]
             packing = arcflow._fix([(p, 1) for p in patterns], demands.copy())
             assert len(packing) <= target
-            placed = np.bincount(np.concatenate(packing), minlength=len(demands))
-            assert (placed == demands).all()
-            for pattern in packing:
-                assert (weights[pattern].sum(axis=0) <= cap).all()
+            check_type_packing(packing, weights, demands, cap)
 
 
 @given(typed_items(), st.integers(0, 3))
@@ -293,19 +295,13 @@ def test_dive_packs_every_copy_validly(instance, slack: int) -> None:
     of every copy, never below the brute-force optimum, and leaves the master's
     demands as they were."""
     weights, demands, cap = instance
-    items = arcflow._Items(weights, demands, [], np.zeros(0, np.int64), cap)
-    graph = arcflow._build(items, 100_000, float("inf"))
-    master = arcflow._Master(graph, items, arcflow._greedy(items))
-    value = master.optimize(float("inf"))
+    items, _, master, value = solved_master(instance)
     target = int(np.ceil(value - 1e-6)) + slack
     found = arcflow._dive(master, items, target, float("inf"), 0)
     types = np.repeat(np.arange(len(demands)), demands)
     assert found is not None
     assert len(found) >= fewest_bins(weights[types], cap)
-    placed = np.bincount(np.concatenate(found), minlength=len(demands))
-    assert (placed == demands).all()
-    for pattern in found:
-        assert (weights[pattern].sum(axis=0) <= cap).all()
+    check_type_packing(found, weights, demands, cap)
     assert [row.lb() for row in master.rows] == demands.tolist()
 
 

@@ -17,6 +17,7 @@ from solver import Problem, Status
 from solver.datasets import read
 from solver.engines import _vbp, _vbp_bound
 from solver.engines import _vbp_kernels as kernels
+from solver.engines.arcflow import packing_from_duals
 
 
 def naive_bin_centric(req, cap, weights, rule):
@@ -304,6 +305,50 @@ def test_lp_bound_between_volume_and_optimum(data, nodes):
     assert lp.bound >= volume - 1e-9
     if nodes == 10**6:
         assert lp.optimal
+
+
+def all_patterns(lp, cap: np.ndarray) -> list[np.ndarray]:
+    """Every machine content (type counts within the demands) that fits ``cap``."""
+    ranges = [range(int(c) + 1) for c in lp.counts]
+    return [
+        np.array(combo)
+        for combo in itertools.product(*ranges)
+        if (np.array(combo) @ lp.types <= cap).all()
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_vbp, st.sampled_from([1, 2, 10**6]), st.sampled_from([1, 3, 10**5]))
+def test_lp_duals_price_no_pattern_above_one(data, nodes, rounds):
+    """The duals behind the bound (after any number of rounds, with cut or complete
+    pricing) value no machine content above 1 and add up to the bound."""
+    req, cap = arrays(data)
+    lp = _vbp_bound.column_generation(req, cap, nodes=nodes, max_iter=rounds)
+    assert float(lp.counts @ lp.duals) == pytest.approx(lp.bound, abs=1e-9)
+    for pattern in all_patterns(lp, cap):
+        assert float(pattern @ lp.duals) <= 1.0 + 1e-7
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_vbp, st.sampled_from([1, 10**6]))
+def test_packing_from_duals_is_exact(data, nodes):
+    """Price-and-branch under the LP's duals, at the rounded bound and at the
+    exhaustive optimum: a valid packing exactly when that many machines suffice, a
+    proof of one more exactly when they do not."""
+    req, cap = arrays(data)
+    problem = Problem.from_arrays(np.tile(cap, (req.shape[0], 1)), req)
+    lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
+    opt = fewest_bins(req.tolist(), cap.tolist())
+    for target in sorted({max(_vbp_bound.machines(lp.bound), 1), opt}):
+        found, too_few = packing_from_duals(
+            problem, lp.types, lp.duals, target, float("inf")
+        )
+        assert too_few == (opt > target)
+        assert (found is not None) == (opt <= target)
+        if found is not None:
+            assert (found >= 0).all()
+            assert np.unique(found).shape[0] <= target
+            assert loads_fit(req, cap, found)
 
 
 def test_vector_lp_bound_closes_paired_instances():
