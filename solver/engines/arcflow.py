@@ -653,6 +653,11 @@ def _complete(
     return _target_search(sub, start, target, until, seed)
 
 
+def _tolerance(target: int) -> float:
+    """Rounding allowed on a sum of reduced costs over up to ``target`` patterns."""
+    return 1e-6 * (target + 1)
+
+
 def _enum_budget(t_count: int, seconds: float) -> tuple[int, int]:
     """Most patterns and search steps one listing over ``t_count`` item types may
     take in ``seconds``."""
@@ -693,7 +698,7 @@ def _price_and_branch(
 
     t_count = items.demands.shape[0]
     gap = target - float(items.demands @ duals)
-    tol = 1e-6 * (target + 1)
+    tol = _tolerance(target)
     # too many patterns: the ones of smallest reduced cost (not exact any more)
     cheap = duals <= max(gap, 0.0) + tol
     shares = _ENUM_SHARES[:1] if exact_only or cheap.any() else _ENUM_SHARES
@@ -860,7 +865,7 @@ def _demand_caps(
     """Most copies of each type a packing into ``target`` machines can cover with
     patterns of reduced cost within ``gap``: a surplus ``s`` of type ``i`` costs
     ``pi_i * s`` of the same gap."""
-    tol = 1e-6 * (target + 1)
+    tol = _tolerance(target)
     surplus = np.floor((gap + tol) / np.maximum(duals, 1e-12))
     return items.demands + np.minimum(surplus, items.demands * target)
 
@@ -884,7 +889,7 @@ def _useful_arcs(
         order[::-1].copy(), out_start, out_arcs, reverse, duals, graph.sink
     )
     own = np.where(arcs[:, 2] >= 0, duals[np.maximum(arcs[:, 2], 0)] * arcs[:, 3], 0.0)
-    tol = 1e-6 * (target + 1)
+    tol = _tolerance(target)
     return into[arcs[:, 0]] + own + onward[arcs[:, 1]] >= 1.0 - gap - tol
 
 
