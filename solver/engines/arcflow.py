@@ -1123,6 +1123,7 @@ def solve_arcflow(
         bound += 1
         if bound > problem.m:
             return None
+
     def flow_program(high: int, seconds: float) -> None:
         """The integer flow program for at most ``high`` machines over the arcs that
         reduced-cost fixing keeps, in at most ``seconds``."""
