@@ -1273,7 +1273,7 @@ def _restate(
     problem: Problem, cc: CompiledConstraints, state: np.ndarray
 ) -> tuple[Problem, CompiledConstraints]:
     """``problem`` and ``cc`` (compiled with every live machine up) under the machine
-    ``state``: eligibility drops machines not up, spread counts domains not down."""
+    ``state``: eligibility and spread domains drop machines not up."""
     state = np.asarray(state, np.int8)
     if np.array_equal(problem.machines.state, state):
         return problem, cc
@@ -1287,13 +1287,12 @@ def _restate(
     if len(cc.sp_key):
         sp_valid = np.zeros_like(cc.sp_valid)
         groups, first = np.unique(cc.sp_group, return_index=True)
-        live = state != DOWN
         for h, i in zip(groups, first, strict=True):
             if h < 0:
                 continue
             k = cc.sp_key[h]
             dom = cc.domain[k]
-            doms = dom[cc.eligible[cc.eclass[i]] & live & (dom >= 0)]
+            doms = dom[cc.eligible[cc.eclass[i]] & up & (dom >= 0)]
             sp_valid[cc.sp_off[h] + np.unique(doms)] = True
     return view, replace(cc, eligible=eligible, sp_valid=sp_valid)
 

@@ -127,7 +127,6 @@ def compile_constraints(problem: Problem) -> CompiledConstraints:
     mach, cont = problem.machines, problem.containers
     n, m, d = problem.n, problem.m, problem.d
     up = mach.state == UP
-    not_down = mach.state != DOWN
     current = problem.current
     stay = np.full(n, -1, np.int32)
     pin = np.full(n, -1, np.int32)
@@ -258,7 +257,7 @@ def compile_constraints(problem: Problem) -> CompiledConstraints:
     sp_valid = np.zeros(offset, bool)
     for h, (_, _, _, c) in enumerate(sp_list):
         k = int(sp_key[h])
-        doms = domain[k][match[c] & not_down & (domain[k] >= 0)]
+        doms = domain[k][match[c] & up & (domain[k] >= 0)]
         sp_valid[sp_off[h] + np.unique(doms)] = True
 
     namespaces = tuple(problem.quotas)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import PlacementError
-from .model import CORDONED, DOWN
+from .model import CORDONED, DOWN, UP
 
 if TYPE_CHECKING:
     from .model import Problem
@@ -465,7 +465,7 @@ def _check_spread(problem: Problem, a: np.ndarray, placement: Placement) -> list
         for signature in signatures:
             if signature not in usable_of:
                 usable = (
-                    (problem.machines.state != DOWN)
+                    (problem.machines.state == UP)
                     & _selector_ok(problem, signature[1])
                     & _tolerated(problem, signature[2])
                     & (dom >= 0)

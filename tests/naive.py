@@ -237,14 +237,16 @@ class Replay:
 
         domains = {
             _label(p, key, x) for x in range(p.m)
-            if p.machines.state[x] != DOWN and _passes_filters(p, i, x)
+            if p.machines.state[x] == UP and _passes_filters(p, i, x)
             and _label(p, key, x) is not None
         }
         counts = dict.fromkeys(domains, 0)
         for t in placed:
             if same_group(t):
-                counts[_label(p, key, self.a[t])] += 1
-        return counts[dom] + 1 - min(counts.values()) <= spread.max_skew
+                where = _label(p, key, self.a[t])
+                counts[where] = counts.get(where, 0) + 1
+        low = min((counts[d] for d in domains), default=0)
+        return counts.get(dom, 0) + 1 - low <= spread.max_skew
 
     def prefers(self, i: int, j: int) -> bool:
         """Preferred affinity holds for container i on machine j."""

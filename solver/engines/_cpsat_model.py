@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..model import CORDONED, DOWN, Problem
+from ..model import CORDONED, DOWN, UP, Problem
 
 OBJECTIVES = ("min-machines", "max-placed", "min-moves")
 _SIZE_SCALE = 1000  # a container asking a whole machine weighs 1000 per dimension
@@ -793,7 +793,7 @@ def _spread(ctx: _Context) -> None:
         )
         rep = int(ctx.groups[cgroups[0]][0])
         everywhere = np.arange(problem.m, dtype=np.int64)
-        ok = problem.machines.state != DOWN
+        ok = problem.machines.state == UP
         sel = None if cont.node_selector is None else cont.node_selector[rep]
         for key, value in (sel or {}).items():
             ok &= _domain(problem, key) == value

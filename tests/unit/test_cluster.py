@@ -216,6 +216,27 @@ def test_scale_in_keeps_spread() -> None:
     assert sorted(cluster.containers_frame()["machine"]) == [0, 1, 2]
 
 
+@pytest.mark.parametrize("operation", ["remove_machines", "drain"])
+def test_emptying_a_zone_moves_its_replicas_within_the_spread(operation: str) -> None:
+    """A zone whose only machine is cordoned is no spread domain: its replica moves
+    to the other zone instead of being stopped, and every step validates."""
+    machines = Machines(
+        np.array([[1000, 1024], [1000, 2560]]), RES, labels={"zone": ["a", "b"]}
+    )
+    cluster = Cluster(machines, debug=True)
+    svc = Service("s1", 3, {"cpu": 250, "memory": 256}, spread=Spread("zone", 1))
+    _commit(cluster, cluster.deploy(svc))
+    assert sorted(cluster.containers_frame()["machine"]) == [0, 0, 1]
+    plan = getattr(cluster, operation)([1])
+    assert not plan.pending
+    _commit(cluster, plan)
+    assert cluster.containers_frame()["machine"].tolist() == [0, 0, 0]
+    if operation == "drain":
+        # back up, zone b is a domain again: the spread is repaired by a move
+        _commit(cluster, cluster.repair([1]))
+        assert sorted(cluster.containers_frame()["machine"]) == [0, 0, 1]
+
+
 def test_add_machines_accepts_arrays_and_takes_pending_first() -> None:
     """A 2-D capacity array grows the fleet; pending replicas start there."""
     cluster = _cluster(1, cpu=1000)

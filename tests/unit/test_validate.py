@@ -259,21 +259,27 @@ def test_spread_empty_domain_counts_zero():
     broken(problem, [0, 0], "2 in zone='a' but 0 in zone='[bc]'")
 
 
-def test_spread_ignores_down_and_unselected_machines():
-    """Domains come from machines that are not down and pass selector and taints."""
+def test_spread_ignores_unusable_and_unselected_machines():
+    """Domains come from machines the container may be placed on: up, passing
+    selector and taints (cordoned machines are unschedulable, as with Kubernetes'
+    nodeTaintsPolicy Honor)."""
     machines = Machines(
-        np.full((4, 1), 1000),
+        np.full((5, 1), 1000),
         ("cpu",),
-        labels={"zone": ["a", "b", "c", "d"], "tier": ["x", "x", "x", "y"]},
-        taints=[set(), set(), {"spot"}, set()],
-        state=["up", "up", "up", "down"],
+        labels={"zone": ["a", "b", "c", "d", "e"], "tier": ["x", "x", "x", "y", "x"]},
+        taints=[set(), set(), {"spot"}, set(), set()],
+        state=["up", "up", "up", "down", "cordoned"],
     )
     containers = Containers(
         np.full((2, 1), 10), ("cpu",), service="web", spread=Spread("zone", 1)
     )
-    # zone c is tainted, zone d is down: domains are a and b.
+    # zone c is tainted, zone d is down, zone e cordoned: domains are a and b.
     validate(Problem(machines, containers), placement([0, 1]))
     broken(Problem(machines, containers), [0, 0], "2 in zone='a' but 0 in zone='b'")
+    three = Containers(
+        np.full((3, 1), 10), ("cpu",), service="web", spread=Spread("zone", 1)
+    )
+    validate(Problem(machines, three), placement([0, 1, 0]))
     selected = Containers(
         np.full((2, 1), 10),
         ("cpu",),
