@@ -22,8 +22,11 @@ from ortools.linear_solver import pywraplp
 from . import _vbp_kernels as kernels
 from ._master import PatternMaster
 
-#: Knapsack nodes per pricing call.
+#: Knapsack nodes per pricing call, the factor by which the budget grows when it
+#: cuts the pricing that would prove the LP optimal, and the most it grows to.
 NODES = 200_000
+_GROW = 4
+MAX_NODES = 50_000_000
 #: Slack under the fractional bound before rounding up.
 EPS = 1e-6
 #: Reduced cost a column must reach to enter the master.
@@ -159,9 +162,11 @@ def column_generation(
         at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
         if misses == 0 and _greedy(at, pi, types, counts, cap, out, cols, add):
             continue
+        began = time.perf_counter()
         value, upper, found = kernels.knapsack(
-            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more, KEEP
+            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more, KEEP, 1.0
         )
+        spent = time.perf_counter() - began
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
             best = farley
@@ -177,7 +182,16 @@ def column_generation(
             misses = 0
         elif exact:
             optimal = value <= 1.0 + _ENTER and upper <= 1.0 + _ENTER
-            break
+            if optimal:
+                break
+            # the budget cut the proof short: a larger one, if the clock allows
+            larger = _GROW * nodes
+            if deadline is not None:
+                left = deadline - time.perf_counter()
+                larger = min(larger, int(nodes * left / max(spent, 1e-6)))
+            if larger <= nodes or larger > MAX_NODES:
+                break
+            nodes = larger
         else:
             center = at
             misses += 1

@@ -520,20 +520,88 @@ def pool_search(
 KNAP_TOL = 1e-9
 
 
+#: Subgradient steps that choose the surrogate multipliers of the knapsack bound.
+SURROGATE_ROUNDS = 40
+
+
 @njit(cache=True)
-def _knap_bound(j, res, value, w, ub, order, copies, need, first):
+def _surrogate(val, ww, uu, cap, rounds):
+    """Multipliers ``lam`` (float64, d) folding the capacity rows into one,
+    ``sum_k lam_k w_k <= sum_k lam_k cap_k``, whose fractional knapsack bound is
+    small: subgradient steps on the capacity shares, from equal shares. Any
+    ``lam >= 0`` gives a valid bound; the best ones give the LP relaxation's."""
+    nk, d = ww.shape
+    lam = np.full(d, 1.0 / d)
+    best_lam = lam.copy()
+    best = np.inf
+    copies = np.empty(nk, np.float64)
+    for t in range(nk):
+        c = uu[t]
+        for k in range(d):
+            if ww[t, k] > 0:
+                c = min(c, cap[k] // ww[t, k])
+        copies[t] = c
+    size = np.empty(nk, np.float64)
+    key = np.empty(nk, np.float64)
+    use = np.empty(d, np.float64)
+    step = 1.0
+    for _ in range(rounds):
+        for t in range(nk):
+            size[t] = 0.0
+            for k in range(d):
+                size[t] += lam[k] * ww[t, k] / max(cap[k], 1)
+            key[t] = -np.inf if size[t] <= 0.0 else -val[t] / size[t]
+        room = 1.0
+        total = 0.0
+        use[:] = 0.0
+        for t in np.argsort(key, kind="mergesort"):
+            take = copies[t] if size[t] <= 0.0 else min(copies[t], room / size[t])
+            if take <= 0.0:
+                continue
+            total += take * val[t]
+            room -= take * size[t]
+            for k in range(d):
+                use[k] += take * ww[t, k] / max(cap[k], 1)
+        if total < best:
+            best = total
+            best_lam[:] = lam
+        over = 0.0
+        for k in range(d):
+            over = max(over, use[k] - 1.0)
+        if over <= 1e-9:
+            break  # the fractional solution fits every row: the LP bound is reached
+        norm = 0.0
+        for k in range(d):
+            lam[k] *= np.exp(step * (use[k] - 1.0))
+            norm += lam[k]
+        for k in range(d):
+            lam[k] /= norm
+        step *= 0.9
+    for k in range(d):
+        best_lam[k] /= max(cap[k], 1)
+    return best_lam
+
+
+@njit(cache=True)
+def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam, rows):
     """Upper bound on the value items ``j..`` (positions in branching order) add
-    within ``res``: per dimension the fractional knapsack over that dimension alone,
-    each item capped by the copies that fit ``res`` in every dimension; the least
-    of these. Stops at the first dimension whose bound is at most ``need``, and
-    starts with the dimension that stopped last time (``first[0]``)."""
+    within ``res``: the fractional knapsack over each dimension alone and, when
+    ``rows`` is d + 1, over the surrogate row (weights ``sw``, multipliers ``lam``,
+    order ``order[d]``), each item capped by the copies that fit ``res`` in every
+    dimension; the least of these. Stops at the first row whose bound is at most
+    ``need``, and starts with the row that stopped last time (``first[0]``)."""
     t_count, d = w.shape
     for t in range(j, t_count):
         copies[t] = -1  # worked out when first needed
     best = np.inf
-    for kk in range(d):
-        k = (first[0] + kk) % d
-        room = float(res[k])
+    for kk in range(rows):
+        k = (first[0] + kk) % rows
+        if k < d:
+            room = float(res[k])
+        else:
+            room = 0.0
+            for k2 in range(d):
+                room += lam[k2] * res[k2]
         total = 0.0
         for s in range(t_count):
             t = order[k, s]
@@ -548,14 +616,15 @@ def _knap_bound(j, res, value, w, ub, order, copies, need, first):
                 copies[t] = c
             if c <= 0:
                 continue
-            if w[t, k] == 0:
+            size = sw[t] if k == d else float(w[t, k])
+            if size <= 0.0:
                 total += c * value[t]
                 continue
             if room <= 0.0:
                 break
-            take = min(float(c), room / w[t, k])
+            take = min(float(c), room / size)
             total += take * value[t]
-            room -= take * w[t, k]
+            room -= take * size
         if total < best:
             best = total
             if best <= need:
@@ -565,7 +634,7 @@ def _knap_bound(j, res, value, w, ub, order, copies, need, first):
 
 
 @njit(cache=True)
-def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
+def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0.0):
     """Most valuable multiset of item types within ``cap`` in every dimension.
 
     ``value`` (float64, T) per copy, ``w`` (int64, T x d) sizes, ``ub`` (int64, T)
@@ -574,9 +643,11 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
     best counts; once a value above ``enough`` is found the search stops after
     a hundredth of the budget, and the rows of ``more`` (int64, K x T) receive up
     to K sets of value above ``collect`` (``enough`` when negative) met on the way.
-    Returns (best value, upper bound on the maximum, rows of ``more`` filled): the
-    bound is ``best + KNAP_TOL`` when the search ends, else the largest node bound
-    left open, so it stays valid when the budget cuts the search.
+    Only sets worth more than ``floor`` are looked for (a pricing problem wants
+    those above 1), which prunes from the first node on. Returns (value of ``out``,
+    upper bound on the maximum, rows of ``more`` filled): the bound is the larger of
+    that value and ``floor``, plus ``KNAP_TOL``, when the search ends, else the
+    largest node bound left open, so it stays valid when the budget cuts the search.
     """
     t_all, d = w.shape
     if collect < 0.0:
@@ -613,25 +684,28 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
         uu[s] = ub[perm[s]]
         for k in range(d):
             ww[s, k] = w[perm[s], k]
-    order = np.empty((d, nk), np.int64)
+    order = np.empty((d + 1, nk), np.int64)
+    ratio = np.empty(nk, np.float64)
     for k in range(d):
-        ratio = np.empty(nk, np.float64)
         for s in range(nk):
             ratio[s] = -np.inf if ww[s, k] == 0 else -val[s] / ww[s, k]
         order[k] = np.argsort(ratio, kind="mergesort")
+    lam = np.zeros(d, np.float64)
+    sw = np.zeros(nk, np.float64)
     copies = np.zeros(nk, np.int64)
     first = np.zeros(1, np.int64)
     x = np.zeros(nk, np.int64)
     bx = np.zeros(nk, np.int64)
     res = cap.copy()
     cur = 0.0
-    best = 0.0
+    best = max(floor, 0.0)
+    got = 0.0
     j = 0
     nodes = 0
     cut = False
     while True:
         if cur > best:
-            best = cur
+            best = got = cur
             bx[:] = x
         go = False
         if j < nk:
@@ -640,7 +714,10 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
                 break
             nodes += 1
             need = best + KNAP_TOL - cur
-            if _knap_bound(j, res, val, ww, uu, order, copies, need, first) > need:
+            bound = _knap_bound(
+                j, res, val, ww, uu, order, copies, need, first, sw, lam, d
+            )
+            if bound > need:
                 c = uu[j]
                 for k in range(d):
                     if ww[j, k] > 0:
@@ -670,9 +747,20 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
         j = i + 1
     upper = best + KNAP_TOL
     if cut:
+        # the surrogate row tightens the bound on what is left open
+        lam = _surrogate(val, ww, uu, cap, SURROGATE_ROUNDS)
+        for s in range(nk):
+            for k in range(d):
+                sw[s] += lam[k] * ww[s, k]
+            ratio[s] = -np.inf if sw[s] <= 0.0 else -val[s] / sw[s]
+        order[d] = np.argsort(ratio, kind="mergesort")
         # open: the current node, and fewer copies of every item taken on the path
         upper = max(
-            upper, cur + _knap_bound(j, res, val, ww, uu, order, copies, -1.0, first)
+            upper,
+            cur
+            + _knap_bound(
+                j, res, val, ww, uu, order, copies, -1.0, first, sw, lam, d + 1
+            ),
         )
         for i in range(j - 1, -1, -1):
             if x[i] > 0:
@@ -681,11 +769,14 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0):
                 cur -= x[i] * val[i]
                 upper = max(
                     upper,
-                    cur + _knap_bound(i, res, val, ww, uu, order, copies, -1.0, first),
+                    cur
+                    + _knap_bound(
+                        i, res, val, ww, uu, order, copies, -1.0, first, sw, lam, d + 1
+                    ),
                 )
     for s in range(nk):
         out[perm[s]] = bx[s]
-    return best, upper, found
+    return got, upper, found
 
 
 @njit(cache=True)

@@ -11,6 +11,7 @@ from helpers import vector_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive import fewest_bins
+from ortools.linear_solver import pywraplp
 
 import solver
 from solver import Problem, Status
@@ -295,16 +296,30 @@ small_vbp = st.integers(1, 3).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(small_vbp, st.sampled_from([1, 2, 10**6]))
 def test_lp_bound_between_volume_and_optimum(data, nodes):
-    """The column generation bound (complete or with pricing cut to a few nodes) is
-    never above the exhaustive optimum and never below any dimension's volume."""
+    """The column generation bound is never above the exhaustive optimum and never
+    below any dimension's volume; without a deadline the pricing budget grows until
+    it proves the LP optimal (even from a few nodes), and then the bound is the LP
+    over every machine content."""
     req, cap = arrays(data)
     lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
     opt = fewest_bins(req.tolist(), cap.tolist())
     assert _vbp_bound.machines(lp.bound) <= opt
     volume = (req / cap).sum(axis=0).max()
     assert lp.bound >= volume - 1e-9
-    if nodes == 10**6:
-        assert lp.optimal
+    assert lp.optimal
+    assert lp.bound == pytest.approx(complete_lp(lp, cap), abs=1e-6)
+
+
+def complete_lp(lp, cap: np.ndarray) -> float:
+    """The set-covering LP over every machine content, solved by GLOP."""
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    patterns = all_patterns(lp, cap)
+    x = [solver.NumVar(0, solver.infinity(), "") for _ in patterns]
+    for t, need in enumerate(lp.counts.tolist()):
+        solver.Add(sum(int(p[t]) * v for p, v in zip(patterns, x, strict=True)) >= need)
+    solver.Minimize(sum(x))
+    assert solver.Solve() == pywraplp.Solver.OPTIMAL
+    return solver.Objective().Value()
 
 
 def all_patterns(lp, cap: np.ndarray) -> list[np.ndarray]:

@@ -104,3 +104,42 @@ def test_knapsack_collects_feasible_sets_above_the_threshold(value, sizes, colle
         assert (row <= ub).all()
         assert (row @ w <= cap).all()
         assert row @ value > collect - 1e-9  # running sums carry rounding
+
+
+@given(
+    st.integers(1, 3),
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 1.0), st.lists(st.integers(0, 8), min_size=3, max_size=3)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([1, 3, 20, 10**5]),
+    st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_knapsack_bound_holds_when_the_budget_cuts_the_search(d, items, budget, floor):
+    """Whatever the node budget and floor: the set handed back fits and is worth
+    ``best``, and ``best`` <= the maximum (every multiset tried) <= ``upper``, which
+    also covers the surrogate row that tightens the bound of a cut search; a
+    finished search finds the maximum whenever it is above the floor."""
+    value = np.array([v for v, _ in items])
+    w = np.array([s[:d] for _, s in items], np.int64)
+    ub = np.full(len(items), 2, np.int64)
+    cap = np.full(d, 9, np.int64)
+    out = np.zeros(len(items), np.int64)
+    more = np.zeros((2, len(items)), np.int64)
+    best, upper, _ = knapsack(value, w, ub, cap, budget, 10.0, out, more, -1.0, floor)
+    most = max(
+        float(np.array(x) @ value)
+        for x in itertools.product(range(3), repeat=len(items))
+        if (np.array(x) @ w <= cap).all()
+    )
+    assert (out <= ub).all()
+    assert (out @ w <= cap).all()
+    assert abs(float(out @ value) - best) < 1e-9
+    assert best <= most + 1e-9 <= upper + 2e-9
+    if budget == 10**5:
+        assert upper - max(most, floor) < 1e-6  # a finished search proves its bound
+        if most > floor + 1e-9:
+            assert best == pytest.approx(most, abs=1e-9)
