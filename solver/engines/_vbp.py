@@ -159,11 +159,11 @@ def improve(
     lower: int,
     deadline: float,
     seed: int = 0,
-    attempts: int = ATTEMPTS,
+    attempts: int | None = ATTEMPTS,
 ) -> np.ndarray:
     """A packing on fewer machines than ``start`` when the search finds one before
-    ``deadline`` (a ``time.perf_counter`` instant) or ``attempts`` stalls in a row;
-    machines are numbered from 0."""
+    ``deadline`` (a ``time.perf_counter`` instant) or ``attempts`` stalls in a row
+    (None: no such limit); machines are numbered from 0."""
     req, cap, share = _arrays(problem)
     demand = share.sum(axis=0)
     tight = demand / max(float(demand.max()), 1e-12)
@@ -173,7 +173,7 @@ def improve(
     attempt = 0
     while (
         _used(best) > max(lower, 1)
-        and attempt < attempts
+        and (attempts is None or attempt < attempts)
         and time.perf_counter() < deadline
     ):
         # alternate plain and tightness weighted sizes; the emptied bin varies

@@ -593,10 +593,11 @@ class CpsatEngine:
         attempts = _vbp.ATTEMPTS
         build = _BUILD_SECONDS_PER_VAR * n_types * min(problem.m, used)
         if chosen[0] == "assignment" and build > (1 - VBP_SHARE) * total / 2:
-            # building the assignment model would leave it next to no time to solve
+            # building the assignment model would leave it next to no time to solve:
+            # the search keeps trying until the limit, nothing else would use it
             budget = total - 0.1
             end = start + budget
-            attempts = 4 * _vbp.ATTEMPTS
+            attempts = None
         dives = 0.0 if lp is None else VBP_DIVE * budget
         best = _vbp.improve(problem, best, lb, end - dives, seed, attempts)
         used = int(np.unique(best).shape[0])

@@ -183,6 +183,19 @@ def test_improve_reaches_a_perfect_pairing(seed):
     assert loads_fit(problem.requests, problem.capacity[0], got)
 
 
+def test_improve_without_an_attempt_limit_searches_until_the_deadline():
+    """With no limit on stalled attempts and a bound it cannot reach (the perfect
+    pairing's 12 machines, asked for 11), the search goes on to the deadline and
+    hands back a valid packing."""
+    problem = paired(12, 0)
+    start = np.arange(problem.n, dtype=np.int64)
+    began = time.perf_counter()
+    got = _vbp.improve(problem, start, 11, began + 4.0, 0, attempts=None)
+    assert time.perf_counter() - began >= 4.0  # four stalls take about 2 s
+    assert np.unique(got).shape[0] == 12
+    assert loads_fit(problem.requests, problem.capacity[0], got)
+
+
 def test_constructive_is_valid_and_complete():
     """The bin-centric start places every item within capacity."""
     problem = paired(15, 3)
