@@ -1133,14 +1133,20 @@ class Cluster:
             moved = targets >= 0
             if not moved.any():
                 if force:
-                    b.step(
-                        [
-                            Stop(str(w.ids[i]), int(w.where[i]), "machine removed")
-                            for i in rows
-                        ]
-                    )
+                    actions = [
+                        Stop(str(w.ids[i]), int(w.where[i]), "machine removed")
+                        for i in rows
+                    ]
                     w.where[rows] = -1
-                    movers = np.setdiff1d(movers, rows)
+                    # the zone that lost them may now hold too few for the spread
+                    excess = np.array(_spread_excess(w, cc, w.where), np.int64)
+                    actions += [
+                        Stop(str(w.ids[i]), int(w.where[i]), "spread kept")
+                        for i in excess
+                    ]
+                    w.where[excess] = -1
+                    b.step(actions)
+                    movers = np.setdiff1d(movers, np.concatenate([rows, excess]))
                     continue
                 break
             actions: list[Any] = []

@@ -237,6 +237,27 @@ def test_emptying_a_zone_moves_its_replicas_within_the_spread(operation: str) ->
         assert sorted(cluster.containers_frame()["machine"]) == [0, 0, 1]
 
 
+def test_removing_a_machine_stops_what_the_spread_no_longer_allows() -> None:
+    """Zone c keeps an up machine too small for anything: once the removed machine's
+    two replicas stop, zone a's two would be a skew of 2, so one of them stops in the
+    same step and waits (the plan's replay validates every step)."""
+    machines = Machines(
+        np.array([[1000, 1024], [1000, 1024], [100, 100]]),
+        RES,
+        labels={"zone": ["a", "c", "c"]},
+    )
+    cluster = Cluster(machines, debug=True)
+    svc = Service("s1", 4, {"cpu": 250, "memory": 256}, spread=Spread("zone", 1))
+    _commit(cluster, cluster.deploy(svc))
+    assert sorted(cluster.containers_frame()["machine"]) == [0, 0, 1, 1]
+    plan = cluster.remove_machines([1])
+    reasons = sorted(a.reason for a in plan.actions)
+    assert reasons == ["machine removed", "machine removed", "spread kept"]
+    assert len(plan.pending) == 3
+    _commit(cluster, plan)
+    assert sorted(cluster.containers_frame()["machine"]) == [-1, -1, -1, 0]
+
+
 def test_add_machines_accepts_arrays_and_takes_pending_first() -> None:
     """A 2-D capacity array grows the fleet; pending replicas start there."""
     cluster = _cluster(1, cpu=1000)
