@@ -520,6 +520,17 @@ def pool_search(
 KNAP_TOL = 1e-9
 
 
+@njit(cache=True)
+def _copies(limit, w, t, room):
+    """Copies of row ``t`` of ``w`` that fit ``room`` in every dimension, at most
+    ``limit``."""
+    c = limit
+    for k in range(w.shape[1]):
+        if w[t, k] > 0:
+            c = min(c, room[k] // w[t, k])
+    return c
+
+
 #: Subgradient steps that choose the surrogate multipliers of the knapsack bound.
 SURROGATE_ROUNDS = 40
 
@@ -536,11 +547,7 @@ def _surrogate(val, ww, uu, cap, rounds):
     best = np.inf
     copies = np.empty(nk, np.float64)
     for t in range(nk):
-        c = uu[t]
-        for k in range(d):
-            if ww[t, k] > 0:
-                c = min(c, cap[k] // ww[t, k])
-        copies[t] = c
+        copies[t] = _copies(uu[t], ww, t, cap)
     size = np.empty(nk, np.float64)
     key = np.empty(nk, np.float64)
     use = np.empty(d, np.float64)
@@ -609,10 +616,7 @@ def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam, rows)
                 continue
             c = copies[t]
             if c < 0:
-                c = ub[t]
-                for k2 in range(d):
-                    if w[t, k2] > 0:
-                        c = min(c, res[k2] // w[t, k2])
+                c = _copies(ub[t], w, t, res)
                 copies[t] = c
             if c <= 0:
                 continue
@@ -718,10 +722,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 j, res, val, ww, uu, order, copies, need, first, sw, lam, d
             )
             if bound > need:
-                c = uu[j]
-                for k in range(d):
-                    if ww[j, k] > 0:
-                        c = min(c, res[k] // ww[j, k])
+                c = _copies(uu[j], ww, j, res)
                 x[j] = c
                 for k in range(d):
                     res[k] -= c * ww[j, k]
@@ -798,10 +799,7 @@ def greedy_column(value, w, ub, cap, peak, out):
     for t in np.argsort(key, kind="mergesort"):
         if value[t] <= 0.0:
             break
-        c = ub[t]
-        for k in range(d):
-            if w[t, k] > 0:
-                c = min(c, res[k] // w[t, k])
+        c = _copies(ub[t], w, t, res)
         if c > 0:
             out[t] = c
             total += c * value[t]
