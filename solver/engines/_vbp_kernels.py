@@ -712,6 +712,8 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
             best = got = cur
             bx[:] = x
         go = False
+        while j < nk and _copies(uu[j], ww, j, res) == 0:
+            j += 1  # no copy fits: the bound stays the same, no node needed
         if j < nk:
             if nodes >= budget or (best > enough and 100 * nodes >= budget):
                 cut = True
