@@ -526,7 +526,9 @@ def _copies(limit, w, t, room):
     ``limit``."""
     c = limit
     for k in range(w.shape[1]):
-        if w[t, k] > 0:
+        if w[t, k] > room[k]:
+            return 0
+        if c > 1 and w[t, k] > 0:  # (divisions are slow: one copy needs none)
             c = min(c, room[k] // w[t, k])
     return c
 
