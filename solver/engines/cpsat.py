@@ -58,9 +58,9 @@ VBP_LP_SHARE = 0.5
 #: Container types times dimensions above which the LP gets the shorter share
 #: ``VBP_LP_SHARE_LARGE`` (it converges in time on few containers per machine only),
 #: and above ``VBP_LP_SIZE_LARGE`` is left out.
-VBP_LP_SIZE = 1250
-VBP_LP_SIZE_LARGE = 2500
-VBP_LP_SHARE_LARGE = 0.2
+VBP_LP_SIZE = 2600
+VBP_LP_SIZE_LARGE = 6000
+VBP_LP_SHARE_LARGE = 0.3
 #: Share of the pool search's time kept for dives from the LP solution.
 VBP_DIVE = 0.2
 #: Share of the time limit for the first dive, right after the LP.
