@@ -17,6 +17,7 @@ import numpy as np
 
 from ..model import UP, Problem
 from . import _vbp_kernels as kernels
+from ._vbp_bound import Diver, LPBound
 
 #: Iterations of the first pool search call; later calls are sized from its speed.
 _FIRST_CHUNK = 200
@@ -229,3 +230,31 @@ def dive(
             b += 1
     weight = np.ascontiguousarray(share.sum(axis=1), dtype=np.float64)
     return _search(req, cap, weight, cur, target, deadline, rng)
+
+
+def lp_dives(
+    problem: Problem,
+    lp: LPBound,
+    diver: Diver,
+    target: int,
+    deadline: float,
+    seed: int = 0,
+    attempts: int | None = None,
+) -> np.ndarray | None:
+    """A packing into ``target`` machines from dives on the LP that re-solve it
+    as they go (:class:`~solver.engines._vbp_bound.Diver`), fixing several machine
+    contents per step and one per step in turn, the pool search packing what each
+    leaves; None when ``attempts`` dives (None: any number) or ``deadline`` pass
+    first."""
+    k = 0
+    while (attempts is None or k < attempts) and time.perf_counter() < deadline:
+        columns = diver.dive(target, deadline, several=k % 2 == 0, seed=seed + k // 2)
+        k += 1
+        if columns is None:
+            continue
+        found = dive(
+            problem, columns, np.ones(columns.shape[0]), lp.kind, target, deadline, seed
+        )
+        if found is not None:
+            return found
+    return None

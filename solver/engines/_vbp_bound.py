@@ -201,3 +201,100 @@ def column_generation(
     return LPBound(
         best, optimal, np.array(cols, np.int64), values, types, counts, kind, best_duals
     )
+
+
+#: LP value of what is left below which a dive hands the rest to the pool search.
+DIVE_REST = 2.0
+#: Least LP value of a machine content that a dive fixing several at once rounds up.
+ROUND_UP = 0.6
+#: Pricing rounds after each fixing step, when fixing several contents or one.
+_DIVE_ROUNDS = (3, 1)
+
+
+class Diver:
+    """LP dives with re-optimisation over the columns of a solved LP (``lp``): the
+    machine contents the LP uses are fixed step by step, and the LP over what is
+    left is re-solved, with pricing, after each step. Unlike rounding the first LP
+    solution once, every step sees the containers still open."""
+
+    def __init__(self, lp: LPBound, cap: np.ndarray) -> None:
+        self.types, self.counts = lp.types, lp.counts
+        self.cap = np.ascontiguousarray(cap, dtype=np.int64)
+        self.master = PatternMaster(self.counts, [])
+        self.cols: list[np.ndarray] = []
+        for col in lp.columns:
+            self._add(col)
+
+    def _add(self, col: np.ndarray) -> None:
+        self.cols.append(col.copy())
+        self.master.add(np.repeat(np.arange(self.types.shape[0]), col).tolist())
+
+    def _resolve(self, demands: np.ndarray, rounds: int) -> bool:
+        """The LP over ``demands`` with up to ``rounds`` pricing rounds; False when
+        GLOP fails."""
+        master, n_types = self.master, self.types.shape[0]
+        out = np.zeros(n_types, np.int64)
+        more = np.zeros((_MORE, n_types), np.int64)
+        master.set_demands(demands)
+        for r in range(rounds + 1):
+            if master.lp.Solve() != pywraplp.Solver.OPTIMAL:
+                return False
+            if r == rounds:
+                break
+            pi = np.maximum(np.array([row.dual_value() for row in master.rows]), 0.0)
+            value, _, found = kernels.knapsack(
+                pi, self.types, demands, self.cap, NODES, 1.0 + _GOOD, out, more,
+                KEEP, 1.0,
+            )
+            if value <= 1.0 + _ENTER:
+                break
+            for col in (out, *more[:found]):
+                self._add(col)
+        return True
+
+    def dive(
+        self, target: int, deadline: float, several: bool, seed: int = 0
+    ) -> np.ndarray | None:
+        """Machine contents (type counts, one row each) fixed by one dive, leaving
+        what the LP packs into at most ``DIVE_REST`` machines; None when the LP over
+        what is left shows that ``target`` machines cannot be met, or at
+        ``deadline``. ``several``: every content of LP value at least ``ROUND_UP``
+        that fits what is left is fixed at once, else only the largest (when none
+        is used whole); ``seed`` > 0 perturbs the LP values compared."""
+        rng = np.random.default_rng(seed)
+        demands = self.counts.copy()
+        fixed: list[np.ndarray] = []
+        rounds = _DIVE_ROUNDS[0 if several else 1]
+        try:
+            while demands.any():
+                if time.perf_counter() >= deadline or not self._resolve(
+                    demands, rounds
+                ):
+                    return None
+                rest = float(self.master.objective.Value())
+                if len(fixed) + machines(rest) > target:
+                    return None
+                if rest <= DIVE_REST:
+                    break
+                values = np.array(self.master.values())
+                whole = np.flatnonzero(values >= 1.0 - EPS)
+                picks = [(int(k), int(np.floor(values[k] + EPS))) for k in whole]
+                if not picks:
+                    noise = 1.0 + (0.1 * rng.random(values.shape[0]) if seed else 0.0)
+                    left = demands.copy()
+                    for k in np.argsort(-values * noise, kind="stable").tolist():
+                        if picks and (not several or values[k] < ROUND_UP):
+                            break
+                        if not picks or (self.cols[k] <= left).all():
+                            picks.append((k, 1))
+                            left = np.maximum(left - self.cols[k], 0)
+                for k, copies in picks:
+                    for _ in range(copies):
+                        col = np.minimum(self.cols[k], demands)
+                        if not col.any():
+                            break
+                        fixed.append(col)
+                        demands = demands - col
+        finally:
+            self.master.set_demands(self.counts)
+        return np.array(fixed, np.int64).reshape(-1, self.types.shape[0])

@@ -63,8 +63,8 @@ VBP_LP_SIZE_LARGE = 6000
 VBP_LP_SHARE_LARGE = 0.3
 #: Share of the pool search's time kept for dives from the LP solution.
 VBP_DIVE = 0.2
-#: Share of the time limit for the first dive, right after the LP.
-VBP_DIVE_FIRST = 0.05
+#: Share of the time limit for the first dives, right after the LP.
+VBP_DIVE_FIRST = 0.2
 #: Share of the time limit for price-and-branch at the LP bound after that dive.
 VBP_PRICING = 0.35
 #: Longest the arc-flow graph may take to build when measuring it, in seconds and as a
@@ -548,16 +548,13 @@ class CpsatEngine:
                 target=used,
             )
             lb = max(lb, _vbp_bound.machines(lp.bound))
-        if lp is not None and used > lb and lp.optimal:
-            # the LP solution's machine contents, the pool search for the rest
-            found = _vbp.dive(
-                problem,
-                lp.columns,
-                lp.values,
-                lp.kind,
-                lb,
-                time.perf_counter() + VBP_DIVE_FIRST * total,
-            )
+        diver = None
+        if lp is not None and used > lb:
+            diver = _vbp_bound.Diver(lp, problem.machines.capacity[0])
+        if diver is not None and lp.optimal:
+            # dives on the LP, re-solved as contents are fixed; pool search for the rest
+            until = time.perf_counter() + VBP_DIVE_FIRST * total
+            found = _vbp.lp_dives(problem, lp, diver, lb, until, seed)
             best = best if found is None else found
             used = int(np.unique(best).shape[0])
         if lp is not None and used > lb:
@@ -603,17 +600,22 @@ class CpsatEngine:
         used = int(np.unique(best).shape[0])
         tries = 0
         while lp is not None and used > lb and time.perf_counter() < end:
-            # other roundings of the LP solution
-            found = _vbp.dive(
-                problem,
-                lp.columns,
-                lp.values,
-                lp.kind,
-                used - 1,
-                end,
-                seed + tries,
-                min(0.1 * tries, 0.5),
-            )
+            # other roundings of the LP solution, and dives when it is optimal
+            if diver is not None and tries % 2:
+                found = _vbp.lp_dives(
+                    problem, lp, diver, used - 1, end, seed + tries, attempts=2
+                )
+            else:
+                found = _vbp.dive(
+                    problem,
+                    lp.columns,
+                    lp.values,
+                    lp.kind,
+                    used - 1,
+                    end,
+                    seed + tries,
+                    min(0.1 * tries, 0.5),
+                )
             tries += 1
             if found is not None:
                 best, used = found, used - 1

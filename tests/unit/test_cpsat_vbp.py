@@ -379,6 +379,49 @@ def test_packing_from_duals_is_exact(data, nodes):
             assert loads_fit(req, cap, found)
 
 
+@settings(max_examples=60, deadline=None)
+@given(small_vbp, st.booleans(), st.integers(0, 2), st.sampled_from([1, 10**6]))
+def test_lp_dive_fixes_contents_that_fit_what_is_left(data, several, seed, nodes):
+    """A dive fixes machine contents that fit a machine and never more copies of a
+    type than there are containers; below the LP bound it gives up at once (the LP
+    over everything already needs more machines); its completion by the pool search
+    is a valid packing within the target."""
+    req, cap = arrays(data)
+    problem = Problem.from_arrays(np.tile(cap, (req.shape[0], 1)), req)
+    lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
+    diver = _vbp_bound.Diver(lp, cap)
+    bound = _vbp_bound.machines(lp.bound)
+    assert diver.dive(bound - 1, float("inf"), several, seed) is None
+    for target in (bound, fewest_bins(req.tolist(), cap.tolist())):
+        fixed = diver.dive(target, float("inf"), several, seed)
+        if fixed is not None:
+            assert fixed.shape[0] <= target
+            assert (fixed.sum(axis=0) <= lp.counts).all()
+            assert (fixed @ lp.types <= cap).all()
+        found = _vbp.lp_dives(problem, lp, diver, target, float("inf"), seed, 2)
+        if found is not None:
+            assert (found >= 0).all()
+            assert np.unique(found).shape[0] <= target
+            assert loads_fit(req, cap, found)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lp_dives_reach_a_perfect_pairing(seed):
+    """On complementary pairs the LP is integral and the dives, completed by the
+    pool search, pack it into the optimum of one machine per pair."""
+    problem = paired(40, seed)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    assert lp.optimal and _vbp_bound.machines(lp.bound) == 40
+    diver = _vbp_bound.Diver(lp, cap)
+    found = _vbp.lp_dives(
+        problem, lp, diver, 40, time.perf_counter() + 20.0, seed, attempts=2
+    )
+    assert found is not None
+    assert np.unique(found).shape[0] == 40
+    assert loads_fit(problem.requests, cap, found)
+
+
 def test_vector_lp_bound_closes_paired_instances():
     """Complementary pairs: the LP bound equals the optimum and the vector bound."""
     problem = paired(10, 2)
