@@ -592,14 +592,15 @@ def _surrogate(val, ww, uu, cap, rounds):
 
 
 @njit(cache=True)
-def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam, rows):
+def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam):
     """Upper bound on the value items ``j..`` (positions in branching order) add
-    within ``res``: the fractional knapsack over each dimension alone and, when
-    ``rows`` is d + 1, over the surrogate row (weights ``sw``, multipliers ``lam``,
-    order ``order[d]``), each item capped by the copies that fit ``res`` in every
-    dimension; the least of these. Stops at the first row whose bound is at most
-    ``need``, and starts with the row that stopped last time (``first[0]``)."""
+    within ``res``: the fractional knapsack over each dimension alone and over the
+    surrogate row (weights ``sw``, multipliers ``lam``, order ``order[d]``), each
+    item capped by the copies that fit ``res`` in every dimension; the least of
+    these. Stops at the first row whose bound is at most ``need``, and starts with
+    the row that stopped last time (``first[0]``)."""
     t_count, d = w.shape
+    rows = d + 1
     for t in range(j, t_count):
         copies[t] = -1  # worked out when first needed
     best = np.inf
@@ -696,8 +697,15 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
         for s in range(nk):
             ratio[s] = -np.inf if ww[s, k] == 0 else -val[s] / ww[s, k]
         order[k] = np.argsort(ratio, kind="mergesort")
-    lam = np.zeros(d, np.float64)
+    # the surrogate row: the dimensions folded into one, with multipliers that make
+    # its fractional bound small
+    lam = _surrogate(val, ww, uu, cap, SURROGATE_ROUNDS)
     sw = np.zeros(nk, np.float64)
+    for s in range(nk):
+        for k in range(d):
+            sw[s] += lam[k] * ww[s, k]
+        ratio[s] = -np.inf if sw[s] <= 0.0 else -val[s] / sw[s]
+    order[d] = np.argsort(ratio, kind="mergesort")
     copies = np.zeros(nk, np.int64)
     first = np.zeros(1, np.int64)
     x = np.zeros(nk, np.int64)
@@ -723,7 +731,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
             nodes += 1
             need = best + KNAP_TOL - cur
             bound = _knap_bound(
-                j, res, val, ww, uu, order, copies, need, first, sw, lam, d
+                j, res, val, ww, uu, order, copies, need, first, sw, lam
             )
             if bound > need:
                 c = _copies(uu[j], ww, j, res)
@@ -752,20 +760,11 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
         j = i + 1
     upper = best + KNAP_TOL
     if cut:
-        # the surrogate row tightens the bound on what is left open
-        lam = _surrogate(val, ww, uu, cap, SURROGATE_ROUNDS)
-        for s in range(nk):
-            for k in range(d):
-                sw[s] += lam[k] * ww[s, k]
-            ratio[s] = -np.inf if sw[s] <= 0.0 else -val[s] / sw[s]
-        order[d] = np.argsort(ratio, kind="mergesort")
         # open: the current node, and fewer copies of every item taken on the path
         upper = max(
             upper,
             cur
-            + _knap_bound(
-                j, res, val, ww, uu, order, copies, -1.0, first, sw, lam, d + 1
-            ),
+            + _knap_bound(j, res, val, ww, uu, order, copies, -1.0, first, sw, lam),
         )
         for i in range(j - 1, -1, -1):
             if x[i] > 0:
@@ -776,7 +775,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                     upper,
                     cur
                     + _knap_bound(
-                        i, res, val, ww, uu, order, copies, -1.0, first, sw, lam, d + 1
+                        i, res, val, ww, uu, order, copies, -1.0, first, sw, lam
                     ),
                 )
     for s in range(nk):
