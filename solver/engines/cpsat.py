@@ -54,7 +54,7 @@ VBP_SHARE_SMALL = 0.2
 VBP_SEARCH_END = 0.95
 #: Share of the time limit by which the column generation bound of vector packing
 #: stops (it stops earlier once it proves the packing in hand optimal).
-VBP_LP_SHARE = 0.5
+VBP_LP_SHARE = 0.6
 #: Container types times dimensions above which the LP gets the shorter share
 #: ``VBP_LP_SHARE_LARGE`` (it converges in time on few containers per machine only),
 #: and above ``VBP_LP_SIZE_LARGE`` is left out.
