@@ -185,11 +185,11 @@ def column_generation(
             if optimal:
                 break
             # the budget cut the proof short: a larger one, if the clock allows
-            larger = _GROW * nodes
+            larger = min(_GROW * nodes, MAX_NODES)
             if deadline is not None:
                 left = deadline - time.perf_counter()
                 larger = min(larger, int(nodes * left / max(spent, 1e-6)))
-            if larger <= nodes or larger > MAX_NODES:
+            if larger <= nodes:
                 break
             nodes = larger
         else:

@@ -412,7 +412,8 @@ def test_lp_dives_reach_a_perfect_pairing(seed):
     problem = paired(40, seed)
     cap = problem.machines.capacity[0]
     lp = _vbp_bound.column_generation(problem.requests, cap)
-    assert lp.optimal and _vbp_bound.machines(lp.bound) == 40
+    assert lp.optimal
+    assert _vbp_bound.machines(lp.bound) == 40
     diver = _vbp_bound.Diver(lp, cap)
     found = _vbp.lp_dives(
         problem, lp, diver, 40, time.perf_counter() + 20.0, seed, attempts=2
