@@ -317,5 +317,5 @@ def vector_lp_bound(problem: Problem, time_limit: float = 1.0) -> int:
         return best
     fit = (req <= cap[0]).all(axis=1)
     deadline = time.perf_counter() + time_limit
-    lp = column_generation(req[fit], cap[0], deadline=deadline)
+    lp = column_generation(req[fit], cap[0], deadline=deadline, settle=True)
     return min(max(best, machines(lp.bound)), len(cap))

@@ -52,7 +52,8 @@ class LPBound:
     LP values; ``types`` (T x d) and ``counts`` (T) describe the container types
     and ``kind`` (n) maps each container to its type. ``duals`` (T) are the dual
     solution behind ``bound``: no pattern is worth more than 1 under them, and
-    ``counts @ duals == bound``."""
+    ``counts @ duals == bound``. ``settled``: the LP is optimal, or the bound rounds
+    up to the same machines as the master's value (more columns cannot raise it)."""
 
     bound: float
     optimal: bool
@@ -62,6 +63,7 @@ class LPBound:
     counts: np.ndarray
     kind: np.ndarray
     duals: np.ndarray
+    settled: bool = False
 
 
 def machines(bound: float) -> int:
@@ -110,12 +112,15 @@ def column_generation(
     nodes: int = NODES,
     max_iter: int = 100_000,
     target: int | None = None,
+    settle: bool = False,
 ) -> LPBound:
     """The LP bound of the set-covering model for ``req`` (int64, n x d, each row
     within ``cap``) in bins of capacity ``cap`` (int64, d), by column generation
     from the bins of ``start`` (an assignment, int64 n; bin-centric packing when
     None) until the LP is optimal, ``max_iter`` rounds or ``deadline``
-    (``time.perf_counter`` instant)."""
+    (``time.perf_counter`` instant); with ``settle``, also as soon as the bound
+    rounds up to the same machines as the master's value, since the LP optimum lies
+    between the two (this skips the slow tail of column generation)."""
     req = np.ascontiguousarray(req, dtype=np.int64)
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     types, kind, counts = np.unique(
@@ -146,7 +151,7 @@ def column_generation(
         add(col)
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
-    optimal = False
+    optimal = settled = False
     misses = 0
     for _ in range(max_iter):
         if deadline is not None and time.perf_counter() >= deadline:
@@ -157,6 +162,9 @@ def column_generation(
             if lp.Solve() != pywraplp.Solver.OPTIMAL:
                 break
             pi = np.maximum(np.array([r.dual_value() for r in rows]), 0.0)
+            if settle and machines(best) >= machines(lp.Objective().Value()):
+                settled = True
+                break
         # Wentges smoothing: price between the best duals so far and the master's
         exact = misses >= _MISSES
         at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
@@ -172,6 +180,9 @@ def column_generation(
             best = farley
             best_duals = at / max(upper, 1.0)
             center = at
+            if settle and machines(best) >= machines(lp.Objective().Value()):
+                settled = True
+                break
         if float(out @ pi) > 1.0 + _ENTER:
             for col in (out, *more[:found]):
                 if float(col @ pi) > 1.0 + _ENTER and (
@@ -199,7 +210,15 @@ def column_generation(
     if lp.Solve() == pywraplp.Solver.OPTIMAL:
         values = np.array(master.values())
     return LPBound(
-        best, optimal, np.array(cols, np.int64), values, types, counts, kind, best_duals
+        best,
+        optimal,
+        np.array(cols, np.int64),
+        values,
+        types,
+        counts,
+        kind,
+        best_duals,
+        settled or optimal,
     )
 
 

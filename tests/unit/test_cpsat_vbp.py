@@ -323,6 +323,21 @@ def test_lp_bound_between_volume_and_optimum(data, nodes):
     assert lp.bound == pytest.approx(complete_lp(lp, cap), abs=1e-6)
 
 
+@settings(max_examples=60, deadline=None)
+@given(small_vbp, st.sampled_from([1, 10**6]))
+def test_settled_lp_bound_rounds_like_the_lp(data, nodes):
+    """Column generation told to settle stops once its bound rounds up like the
+    master's value: the rounded bound is then the rounded LP over every machine
+    content, and the duals behind it still add up to the bound."""
+    req, cap = arrays(data)
+    lp = _vbp_bound.column_generation(req, cap, nodes=nodes, settle=True)
+    assert lp.settled
+    full = complete_lp(lp, cap)
+    assert lp.bound <= full + 1e-6
+    assert _vbp_bound.machines(lp.bound) == _vbp_bound.machines(full)
+    assert float(lp.counts @ lp.duals) == pytest.approx(lp.bound, abs=1e-9)
+
+
 def complete_lp(lp, cap: np.ndarray) -> float:
     """The set-covering LP over every machine content, solved by GLOP."""
     solver = pywraplp.Solver.CreateSolver("GLOP")
