@@ -546,13 +546,12 @@ class CpsatEngine:
                 np.asarray(best, np.int64),
                 deadline=start + share * total,
                 target=used,
-                settle=True,
             )
             lb = max(lb, _vbp_bound.machines(lp.bound))
         diver = None
         if lp is not None and used > lb:
             diver = _vbp_bound.Diver(lp, problem.machines.capacity[0])
-        if diver is not None and lp.settled:
+        if diver is not None and lp.optimal:
             # dives on the LP, re-solved as contents are fixed; pool search for the rest
             until = time.perf_counter() + VBP_DIVE_FIRST * total
             found = _vbp.lp_dives(problem, lp, diver, lb, until, seed)
