@@ -63,7 +63,8 @@ VBP_LP_SIZE_LARGE = 6000
 VBP_LP_SHARE_LARGE = 0.3
 #: Share of the pool search's time kept for dives from the LP solution.
 VBP_DIVE = 0.2
-#: Share of the time limit for the first dives, right after the LP.
+#: Share of the time limit for the first dives, right after the LP (at most a third
+#: of the time left).
 VBP_DIVE_FIRST = 0.2
 #: Share of the time limit for price-and-branch at the LP bound after that dive.
 VBP_PRICING = 0.35
@@ -553,7 +554,9 @@ class CpsatEngine:
             diver = _vbp_bound.Diver(lp, problem.machines.capacity[0])
         if diver is not None and lp.optimal:
             # dives on the LP, re-solved as contents are fixed; pool search for the rest
-            until = time.perf_counter() + VBP_DIVE_FIRST * total
+            now = time.perf_counter()
+            # (at most a third of what is left: the pool search needs time too)
+            until = now + min(VBP_DIVE_FIRST * total, (start + total - now) / 3)
             found = _vbp.lp_dives(problem, lp, diver, lb, until, seed)
             best = best if found is None else found
             used = int(np.unique(best).shape[0])
@@ -618,7 +621,7 @@ class CpsatEngine:
                 )
             tries += 1
             if found is not None:
-                best, used = found, used - 1
+                best, used = found, int(np.unique(found).shape[0])
         return np.asarray(best, np.int64), lb, chosen
 
     def _not_worse(
