@@ -46,6 +46,14 @@ class PatternMaster:
         self.vars.append(var)
         self.columns.append(list(pattern))
 
+    def add_counts(self, counts: np.ndarray) -> None:
+        """Add a pattern given as a count per item type."""
+        self.add(np.repeat(np.arange(counts.shape[0]), counts).tolist())
+
+    def row_duals(self) -> np.ndarray:
+        """Duals of the demand rows after a solve, negatives (noise) read as 0."""
+        return np.array([max(row.dual_value(), 0.0) for row in self.rows])
+
     def set_demands(self, demands: np.ndarray) -> None:
         """Change the demand each item type must meet."""
         for row, b in zip(self.rows, demands.tolist(), strict=True):

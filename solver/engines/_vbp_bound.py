@@ -104,6 +104,38 @@ def _greedy(
     return added
 
 
+def _price(
+    duals: np.ndarray,
+    types: np.ndarray,
+    ub: np.ndarray,
+    cap: np.ndarray,
+    nodes: int,
+    out: np.ndarray,
+    more: np.ndarray,
+) -> tuple[float, float, int]:
+    """The pricing knapsack under ``duals``: machine contents worth more than 1
+    (within ``ub`` copies per type), the best in ``out`` and more in ``more``;
+    returns the kernel's (value, upper bound, rows of ``more`` filled)."""
+    return kernels.knapsack(
+        duals, types, ub, cap, nodes, 1.0 + _GOOD, out, more, KEEP, 1.0
+    )
+
+
+def _entering(
+    pi: np.ndarray, out: np.ndarray, more: np.ndarray, found: int
+) -> list[np.ndarray]:
+    """Copies of the priced columns that improve the master under ``pi``: ``out``
+    and the other distinct ones of ``more``; none when ``out`` does not."""
+    if float(out @ pi) <= 1.0 + _ENTER:
+        return []
+    return [
+        col.copy()
+        for col in (out, *more[:found])
+        if float(col @ pi) > 1.0 + _ENTER
+        and (col is out or not np.array_equal(col, out))
+    ]
+
+
 def column_generation(
     req: np.ndarray,
     cap: np.ndarray,
@@ -142,13 +174,10 @@ def column_generation(
         start = kernels.bin_centric(req, cap, share, np.ones(req.shape[1]), 0)
     cols = list(_columns_of(kind, np.asarray(start, np.int64), n_types))
     master = PatternMaster(counts, [])
-    lp, rows = master.lp, master.rows
-
-    def add(col: np.ndarray) -> None:
-        master.add(np.repeat(np.arange(n_types), col).tolist())
+    lp = master.lp
 
     for col in cols:
-        add(col)
+        master.add_counts(col)
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
     optimal = settled = False
@@ -161,19 +190,19 @@ def column_generation(
         if misses == 0:
             if lp.Solve() != pywraplp.Solver.OPTIMAL:
                 break
-            pi = np.maximum(np.array([r.dual_value() for r in rows]), 0.0)
+            pi = master.row_duals()
             if settle and machines(best) >= machines(lp.Objective().Value()):
                 settled = True
                 break
         # Wentges smoothing: price between the best duals so far and the master's
         exact = misses >= _MISSES
         at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
-        if misses == 0 and _greedy(at, pi, types, counts, cap, out, cols, add):
+        if misses == 0 and _greedy(
+            at, pi, types, counts, cap, out, cols, master.add_counts
+        ):
             continue
         began = time.perf_counter()
-        value, upper, found = kernels.knapsack(
-            at, types, counts, cap, nodes, 1.0 + _GOOD, out, more, KEEP, 1.0
-        )
+        value, upper, found = _price(at, types, counts, cap, nodes, out, more)
         spent = time.perf_counter() - began
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
@@ -183,13 +212,11 @@ def column_generation(
             if settle and machines(best) >= machines(lp.Objective().Value()):
                 settled = True
                 break
-        if float(out @ pi) > 1.0 + _ENTER:
-            for col in (out, *more[:found]):
-                if float(col @ pi) > 1.0 + _ENTER and (
-                    col is out or not np.array_equal(col, out)
-                ):
-                    cols.append(col.copy())
-                    add(cols[-1])
+        entering = _entering(pi, out, more, found)
+        if entering:
+            for col in entering:
+                cols.append(col)
+                master.add_counts(col)
             misses = 0
         elif exact:
             optimal = value <= 1.0 + _ENTER and upper <= 1.0 + _ENTER
@@ -246,7 +273,7 @@ class Diver:
 
     def _add(self, col: np.ndarray) -> None:
         self.cols.append(col.copy())
-        self.master.add(np.repeat(np.arange(self.types.shape[0]), col).tolist())
+        self.master.add_counts(col)
 
     def _resolve(self, demands: np.ndarray, rounds: int) -> bool:
         """The LP over ``demands`` with up to ``rounds`` pricing rounds; False when
@@ -260,14 +287,12 @@ class Diver:
                 return False
             if r == rounds:
                 break
-            pi = np.maximum(np.array([row.dual_value() for row in master.rows]), 0.0)
-            value, _, found = kernels.knapsack(
-                pi, self.types, demands, self.cap, NODES, 1.0 + _GOOD, out, more,
-                KEEP, 1.0,
-            )
-            if value <= 1.0 + _ENTER:
+            pi = master.row_duals()
+            _, _, found = _price(pi, self.types, demands, self.cap, NODES, out, more)
+            entering = _entering(pi, out, more, found)
+            if not entering:
                 break
-            for col in (out, *more[:found]):
+            for col in entering:
                 self._add(col)
         return True
 

@@ -722,7 +722,11 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
             best = got = cur
             bx[:] = x
         go = False
-        while j < nk and _copies(uu[j], ww, j, res) == 0:
+        c = 0
+        while j < nk:
+            c = _copies(uu[j], ww, j, res)
+            if c > 0:
+                break
             j += 1  # no copy fits: the bound stays the same, no node needed
         if j < nk:
             if nodes >= budget or (best > enough and 100 * nodes >= budget):
@@ -734,7 +738,6 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 j, res, val, ww, uu, order, copies, need, first, sw, lam
             )
             if bound > need:
-                c = _copies(uu[j], ww, j, res)
                 x[j] = c
                 for k in range(d):
                     res[k] -= c * ww[j, k]

@@ -510,7 +510,7 @@ class _Master(PatternMaster):
             if self.lp.Solve() != self.pywraplp.Solver.OPTIMAL:
                 return None
             value = self.objective.Value()
-            duals = np.array([max(row.dual_value(), 0.0) for row in self.rows])
+            duals = self.row_duals()
             best, pred = kernels.longest_paths(
                 order, in_start, in_arcs, g.arcs, duals, g.source
             )

@@ -108,7 +108,7 @@ class KnapsackMaster(PatternMaster):
                 if rounds == 0:
                     return value
                 rounds -= 1
-            duals = np.array([max(row.dual_value(), 0.0) for row in self.rows])
+            duals = self.row_duals()
             values, patterns, found, upper, complete = self._price(duals)
             if complete:
                 lagrangian = min(value, float(self.demands @ duals))
