@@ -491,7 +491,9 @@ class _Master(PatternMaster):
 
     Its optimum over all paths equals the arc-flow LP relaxation (flow decomposition),
     so column generation with a longest-path pricing over the compressed graph gives
-    the arc-flow bound at a fraction of the cost of the full LP.
+    the arc-flow bound at a fraction of the cost of the full LP. Compression may let a
+    path carry more copies of a type than its demand, so that bound can fall below the
+    LP over contents bounded by demand (never below the one bounded by capacity).
     """
 
     def __init__(self, graph: _Graph, items: _Items, patterns: list[list[int]]) -> None:
@@ -1074,7 +1076,7 @@ def solve_arcflow(
     if graph is None and items.cap.shape[0] > 1:
         return None
     if graph is None:
-        # too large a graph: the same LP bound by column generation priced by a
+        # too large a graph: an LP bound as strong by column generation priced by a
         # knapsack, LP dives, then price-and-branch (the flow program needs the graph)
         master = KnapsackMaster(items, incumbent)
         relaxed = master.optimize(end)

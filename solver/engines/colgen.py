@@ -1,14 +1,15 @@
 """Column generation for bin packing without the arc-flow graph.
 
 When the arc-flow graph is too large to build (large capacities with few items per
-machine, such as Scholl's hard instances), the same LP bound comes from column
-generation over the patterns themselves: the restricted master LP covers the demand of
-each item type, and its pricing problem, the most profitable pattern under the duals,
-is a bounded knapsack solved exactly (``_knapsack_kernels``: dynamic programming over
-the capacity in one dimension when its table is small enough, else branch and bound).
-Each round adds the best few patterns. Farley's bound (LP value over the largest
-pattern profit) holds at every round, so a master stopped by the clock still gives a
-bound.
+machine, such as Scholl's hard instances), an LP bound at least as strong comes from
+column generation over the patterns themselves (bounded by demand, while compression
+lets a path of the graph carry more copies of a type than exist): the restricted master
+LP covers the demand of each item type, and its pricing problem, the most profitable
+pattern under the duals, is a bounded knapsack solved exactly (``_knapsack_kernels``:
+dynamic programming over the capacity in one dimension when its table is small enough,
+else branch and bound). Each round adds the best few patterns. Farley's bound (LP value
+over the largest pattern profit) holds at every round, so a master stopped by the clock
+still gives a bound.
 
 The master has the interface of the arc-flow master, so the LP dive, residual
 rounding and the tabu search of :mod:`solver.engines.arcflow` run on it unchanged;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -112,21 +113,48 @@ def packings(draw: st.DrawFn, dims: int = 1) -> Problem:
     return Problem.from_arrays(np.repeat(cap[None, :], len(requests), axis=0), requests)
 
 
+def _unbounded_lp(items) -> float:
+    """LP over every machine content, copies limited by capacity only: scaling each
+    demand by the most copies that fit leaves no demand binding a pattern, and the
+    master is linear in its demands."""
+    scale = int(max(arcflow._fit_count(w, items.cap) for w in items.weights))
+    scaled = dataclasses.replace(items, demands=items.demands * scale)
+    master = colgen.KnapsackMaster(scaled, arcflow._greedy(scaled))
+    return master.optimize(math.inf) / scale
+
+
 @given(st.one_of(packings(1), packings(2)))
-def test_graph_free_lp_equals_the_arcflow_lp(problem: Problem) -> None:
-    """Knapsack pricing reaches the LP value of the graph's longest-path pricing,
-    with a Farley bound no higher, and its rounded value never exceeds the optimum."""
+def test_arcflow_lp_lies_between_bounded_and_unbounded_lps(problem: Problem) -> None:
+    """Every path of the compressed graph fits a machine, but compression may let a
+    path carry more copies of a type than its demand (Brandao & Pedroso): the graph's
+    LP lies between the LP over contents bounded by demand (knapsack pricing, whose
+    Farley bound is no higher) and the LP over contents bounded by capacity alone.
+    Rounded up, none exceeds the optimum."""
     items = arcflow._items(problem)
     start = arcflow._greedy(items)
     graph = arcflow._build(items, arcflow.ARC_BUDGET, math.inf)
     with_graph = arcflow._Master(graph, items, start).optimize(math.inf)
     master = colgen.KnapsackMaster(items, start)
-    without = master.optimize(math.inf)
-    assert without == pytest.approx(with_graph, abs=1e-6)
-    assert master.farley <= without + 1e-6
+    bounded = master.optimize(math.inf)
+    assert _unbounded_lp(items) - 1e-6 <= with_graph <= bounded + 1e-6
+    assert master.farley <= bounded + 1e-6
     if problem.d == 1:
         optimum = fewest_bins(problem.requests, problem.capacity[0])
-        assert math.ceil(without - 1e-6) <= optimum
+        assert math.ceil(bounded - 1e-6) <= optimum
+
+
+def test_compression_may_exceed_a_demand_along_a_path() -> None:
+    """The case that shows it: two items of size 2 exist, but the graph's LP uses a
+    content with four of them, and stays below the LP bounded by demand."""
+    sizes = np.array([1] * 11 + [2, 2, 12]).reshape(-1, 1)
+    problem = Problem.from_arrays(np.full((len(sizes), 1), 24), sizes)
+    items = arcflow._items(problem)
+    start = arcflow._greedy(items)
+    graph = arcflow._build(items, arcflow.ARC_BUDGET, math.inf)
+    with_graph = arcflow._Master(graph, items, start).optimize(math.inf)
+    bounded = colgen.KnapsackMaster(items, start).optimize(math.inf)
+    assert with_graph == pytest.approx(1.1875)  # the content [2] * 4 + [1] * 8
+    assert bounded == pytest.approx(1.2)
 
 
 @st.composite
