@@ -11,6 +11,7 @@ only has to leave a pool that fits two machines.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -32,6 +33,8 @@ ATTEMPTS = 4
 #: Bins besides the target that take the pool at the end (the search works on
 #: the rest), as in consistent neighbourhood search.
 SPARE = 2
+#: Times each LP dive may back up and fix another machine content along a path.
+DISCREPANCIES = 1
 
 
 def applies(problem: Problem) -> bool:
@@ -243,18 +246,18 @@ def lp_dives(
 ) -> np.ndarray | None:
     """A packing into ``target`` machines from dives on the LP that re-solve it
     as they go (:class:`~solver.engines._vbp_bound.Diver`), fixing several machine
-    contents per step and one per step in turn, the pool search packing what each
-    leaves; None when ``attempts`` dives (None: any number) or ``deadline`` pass
-    first."""
+    contents per step and one per step in turn, each backing up ``DISCREPANCIES``
+    times, the pool search packing what each leaves; None when ``attempts`` such
+    searches (None: any number) or ``deadline`` pass first."""
     k = 0
     while (attempts is None or k < attempts) and time.perf_counter() < deadline:
-        columns = diver.dive(target, deadline, several=k % 2 == 0, seed=seed + k // 2)
+        several, step = k % 2 == 0, seed + k // 2
         k += 1
-        if columns is None:
-            continue
-        found = dive(
-            problem, columns, np.ones(columns.shape[0]), lp.kind, target, deadline, seed
-        )
-        if found is not None:
-            return found
+        leaves = diver.dives(target, deadline, several, step, DISCREPANCIES)
+        with contextlib.closing(leaves):
+            for columns in leaves:
+                ones = np.ones(columns.shape[0])
+                found = dive(problem, columns, ones, lp.kind, target, deadline, seed)
+                if found is not None:
+                    return found
     return None

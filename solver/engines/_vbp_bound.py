@@ -13,7 +13,7 @@ any upper bound on the knapsack maximum, so the bound is valid at any deadline.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -296,49 +296,92 @@ class Diver:
                 self._add(col)
         return True
 
+    def _picks(
+        self,
+        values: np.ndarray,
+        demands: np.ndarray,
+        several: bool,
+        noise: np.ndarray,
+        tabu: frozenset[int],
+    ) -> list[tuple[int, int]]:
+        """Columns to fix at one step, with copies: those the LP uses whole, else
+        the largest by (perturbed) LP value and, with ``several``, every further one
+        of value at least ``ROUND_UP`` that fits what is left; never a ``tabu`` one."""
+        open_ = [k for k in range(values.shape[0]) if k not in tabu]
+        picks = [
+            (k, int(np.floor(values[k] + EPS))) for k in open_ if values[k] >= 1 - EPS
+        ]
+        if picks:
+            return picks
+        left = demands.copy()
+        for k in sorted(open_, key=lambda k: -values[k] * noise[k]):
+            if values[k] <= EPS or (picks and (not several or values[k] < ROUND_UP)):
+                break
+            if not picks or (self.cols[k] <= left).all():
+                picks.append((k, 1))
+                left = np.maximum(left - self.cols[k], 0)
+        return picks
+
+    def dives(
+        self,
+        target: int,
+        deadline: float,
+        several: bool,
+        seed: int = 0,
+        discrepancies: int = 0,
+    ) -> Iterator[np.ndarray]:
+        """Machine contents (type counts, one row each) fixed by dives, each
+        leaving what the LP packs into at most ``DIVE_REST`` machines; a dive stops
+        where the LP over what is left shows that ``target`` machines cannot be
+        met. Limited discrepancy search (Sadykov et al., 2019): after a dead end the
+        search backs up and fixes the next column instead of the first, which stays
+        tabu below, at most ``discrepancies`` times along a path. ``several``: every
+        content of LP value at least ``ROUND_UP`` that fits what is left is fixed at
+        once, else only the largest (when none is used whole); ``seed`` > 0
+        perturbs the LP values compared. Ends at ``deadline``."""
+        rng = np.random.default_rng(seed)
+        rounds = _DIVE_ROUNDS[0 if several else 1]
+
+        def descend(
+            demands: np.ndarray,
+            fixed: list[np.ndarray],
+            tabu: frozenset[int],
+            spare: int,
+        ) -> Iterator[np.ndarray]:
+            if time.perf_counter() >= deadline or not self._resolve(demands, rounds):
+                return
+            rest = float(self.master.objective.Value())
+            if len(fixed) + machines(rest) > target:
+                return
+            if rest <= DIVE_REST or not demands.any():
+                yield np.array(fixed, np.int64).reshape(-1, self.types.shape[0])
+                return
+            values = np.array(self.master.values())
+            noise = 1.0 + (0.1 * rng.random(values.shape[0]) if seed else 0.0)
+            noise = np.broadcast_to(noise, values.shape)
+            for used in range(spare + 1):
+                picks = self._picks(values, demands, several, noise, tabu)
+                if not picks:
+                    return
+                rest_demands, more = demands.copy(), list(fixed)
+                for k, copies in picks:
+                    for _ in range(copies):
+                        col = np.minimum(self.cols[k], rest_demands)
+                        if not col.any():
+                            break
+                        more.append(col)
+                        rest_demands = rest_demands - col
+                yield from descend(rest_demands, more, tabu, spare - used)
+                tabu = tabu | {picks[0][0]}
+
+        try:
+            yield from descend(self.counts.copy(), [], frozenset(), discrepancies)
+        finally:
+            self.master.set_demands(self.counts)
+
     def dive(
         self, target: int, deadline: float, several: bool, seed: int = 0
     ) -> np.ndarray | None:
-        """Machine contents (type counts, one row each) fixed by one dive, leaving
-        what the LP packs into at most ``DIVE_REST`` machines; None when the LP over
-        what is left shows that ``target`` machines cannot be met, or at
-        ``deadline``. ``several``: every content of LP value at least ``ROUND_UP``
-        that fits what is left is fixed at once, else only the largest (when none
-        is used whole); ``seed`` > 0 perturbs the LP values compared."""
-        rng = np.random.default_rng(seed)
-        demands = self.counts.copy()
-        fixed: list[np.ndarray] = []
-        rounds = _DIVE_ROUNDS[0 if several else 1]
-        try:
-            while demands.any():
-                if time.perf_counter() >= deadline or not self._resolve(
-                    demands, rounds
-                ):
-                    return None
-                rest = float(self.master.objective.Value())
-                if len(fixed) + machines(rest) > target:
-                    return None
-                if rest <= DIVE_REST:
-                    break
-                values = np.array(self.master.values())
-                whole = np.flatnonzero(values >= 1.0 - EPS)
-                picks = [(int(k), int(np.floor(values[k] + EPS))) for k in whole]
-                if not picks:
-                    noise = 1.0 + (0.1 * rng.random(values.shape[0]) if seed else 0.0)
-                    left = demands.copy()
-                    for k in np.argsort(-values * noise, kind="stable").tolist():
-                        if picks and (not several or values[k] < ROUND_UP):
-                            break
-                        if not picks or (self.cols[k] <= left).all():
-                            picks.append((k, 1))
-                            left = np.maximum(left - self.cols[k], 0)
-                for k, copies in picks:
-                    for _ in range(copies):
-                        col = np.minimum(self.cols[k], demands)
-                        if not col.any():
-                            break
-                        fixed.append(col)
-                        demands = demands - col
-        finally:
-            self.master.set_demands(self.counts)
-        return np.array(fixed, np.int64).reshape(-1, self.types.shape[0])
+        """The contents fixed by one dive of :meth:`dives` without backing up, or
+        None when it stops short of them."""
+        return next(iter(self.dives(target, deadline, several, seed)), None)

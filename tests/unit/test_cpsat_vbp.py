@@ -399,8 +399,9 @@ def test_packing_from_duals_is_exact(data, nodes):
 def test_lp_dive_fixes_contents_that_fit_what_is_left(data, several, seed, nodes):
     """A dive fixes machine contents that fit a machine and never more copies of a
     type than there are containers; below the LP bound it gives up at once (the LP
-    over everything already needs more machines); its completion by the pool search
-    is a valid packing within the target."""
+    over everything already needs more machines). Backing up (limited discrepancy)
+    first yields the plain dive's contents, and every later leaf keeps the same
+    rules; the completion by the pool search is a valid packing within the target."""
     req, cap = arrays(data)
     problem = Problem.from_arrays(np.tile(cap, (req.shape[0], 1)), req)
     lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
@@ -409,10 +410,13 @@ def test_lp_dive_fixes_contents_that_fit_what_is_left(data, several, seed, nodes
     assert diver.dive(bound - 1, float("inf"), several, seed) is None
     for target in (bound, fewest_bins(req.tolist(), cap.tolist())):
         fixed = diver.dive(target, float("inf"), several, seed)
+        leaves = list(diver.dives(target, float("inf"), several, seed, 2))
         if fixed is not None:
-            assert fixed.shape[0] <= target
-            assert (fixed.sum(axis=0) <= lp.counts).all()
-            assert (fixed @ lp.types <= cap).all()
+            np.testing.assert_array_equal(leaves[0], fixed)
+        for leaf in leaves:
+            assert leaf.shape[0] <= target
+            assert (leaf.sum(axis=0) <= lp.counts).all()
+            assert (leaf @ lp.types <= cap).all()
         found = _vbp.lp_dives(problem, lp, diver, target, float("inf"), seed, 2)
         if found is not None:
             assert (found >= 0).all()
