@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .constraints import CompiledConstraints, compile_constraints
+from .constraints import CompiledConstraints, compile_constraints, spread_domains
 from .errors import InvalidProblem
 from .explain import why_not
 from .model import (
@@ -1289,17 +1289,10 @@ def _restate(
     view.machines = mach
     up = state == UP
     eligible = np.ascontiguousarray(cc.eligible & up[None, :])
-    sp_valid = cc.sp_valid
-    if len(cc.sp_key):
-        sp_valid = np.zeros_like(cc.sp_valid)
-        groups, first = np.unique(cc.sp_group, return_index=True)
-        for h, i in zip(groups, first, strict=True):
-            if h < 0:
-                continue
-            k = cc.sp_key[h]
-            dom = cc.domain[k]
-            doms = dom[cc.eligible[cc.eclass[i]] & up & (dom >= 0)]
-            sp_valid[cc.sp_off[h] + np.unique(doms)] = True
+    sp_valid = spread_domains(
+        cc.sp_group, cc.sp_key, cc.sp_off, cc.sp_valid.shape[0], cc.eclass, eligible,
+        cc.domain,
+    )
     return view, replace(cc, eligible=eligible, sp_valid=sp_valid)
 
 

@@ -117,6 +117,29 @@ def _rule_rows(column: np.ndarray | None) -> list[tuple[int, object]]:
     return [(i, c) for i, c in enumerate(column) if c is not None]
 
 
+def spread_domains(
+    sp_group: np.ndarray,
+    sp_key: np.ndarray,
+    sp_off: np.ndarray,
+    slots: int,
+    eclass: np.ndarray,
+    eligible: np.ndarray,
+    domain: np.ndarray,
+) -> np.ndarray:
+    """Domain slots each spread group counts (bool, ``slots``): the domains of the
+    machines its containers may use (``eligible`` rows: up, selector and taints
+    passed), as Kubernetes' ``nodeTaintsPolicy: Honor``; nothing new may start on a
+    cordoned machine, so its domain does not count."""
+    valid = np.zeros(slots, bool)
+    groups, first = np.unique(sp_group, return_index=True)
+    for h, i in zip(groups.tolist(), first.tolist(), strict=True):
+        if h >= 0:
+            dom = domain[sp_key[h]]
+            usable = eligible[eclass[i]] & (dom >= 0)
+            valid[sp_off[h] + np.unique(dom[usable])] = True
+    return valid
+
+
 def compile_constraints(problem: Problem) -> CompiledConstraints:
     """Compile ``problem``'s hard rules once into flat arrays for kernels and reasons.
 
@@ -254,11 +277,9 @@ def compile_constraints(problem: Problem) -> CompiledConstraints:
         [g for s, g in at_owner if s >= 0],
     )
 
-    sp_valid = np.zeros(offset, bool)
-    for h, (_, _, _, c) in enumerate(sp_list):
-        k = int(sp_key[h])
-        doms = domain[k][match[c] & up & (domain[k] >= 0)]
-        sp_valid[sp_off[h] + np.unique(doms)] = True
+    sp_valid = spread_domains(
+        sp_group, sp_key, sp_off, offset, eclass, eligible, domain
+    )
 
     namespaces = tuple(problem.quotas)
     ns_id = np.full(n, -1, np.int32)

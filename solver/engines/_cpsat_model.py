@@ -57,6 +57,20 @@ def _domain(problem: Problem, key: str) -> np.ndarray:
     return problem.machines.label(key)
 
 
+def _selected(problem: Problem, i: int) -> np.ndarray:
+    """Machines whose labels match container ``i``'s node selector and whose taints
+    it tolerates (bool, m)."""
+    mach, cont = problem.machines, problem.containers
+    ok = np.ones(problem.m, bool)
+    sel = None if cont.node_selector is None else cont.node_selector[i]
+    for key, value in (sel or {}).items():
+        ok &= _domain(problem, key) == value
+    if mach.taints is not None:
+        tol = cont.tolerations_of(i)
+        ok &= np.fromiter((t <= tol for t in mach.taints), bool, problem.m)
+    return ok
+
+
 def _static_mask(problem: Problem, i: int, machines: np.ndarray) -> np.ndarray:
     """Machines (of ``machines``) that container ``i`` may use, ignoring counts."""
     mach, cont = problem.machines, problem.containers
@@ -65,14 +79,7 @@ def _static_mask(problem: Problem, i: int, machines: np.ndarray) -> np.ndarray:
     ok = (state != DOWN) & ((state != CORDONED) | (machines == cur))
     if problem.pinned is not None and problem.pinned[i]:
         ok &= machines == cur
-    sel = None if cont.node_selector is None else cont.node_selector[i]
-    for key, value in (sel or {}).items():
-        ok &= _domain(problem, key)[machines] == value
-    if mach.taints is not None:
-        tol = cont.tolerations_of(i)
-        ok &= np.fromiter(
-            (mach.taints[m] <= tol for m in machines), bool, len(machines)
-        )
+    ok &= _selected(problem, i)[machines]
     for col in (cont.anti_affinity, cont.spread):
         rule = None if col is None else col[i]
         if rule is not None and rule.topology_key != "machine":
@@ -792,18 +799,9 @@ def _spread(ctx: _Context) -> None:
             ]
         )
         rep = int(ctx.groups[cgroups[0]][0])
-        everywhere = np.arange(problem.m, dtype=np.int64)
-        ok = problem.machines.state == UP
-        sel = None if cont.node_selector is None else cont.node_selector[rep]
-        for key, value in (sel or {}).items():
-            ok &= _domain(problem, key) == value
-        if problem.machines.taints is not None:
-            tol = cont.tolerations_of(rep)
-            ok &= np.fromiter(
-                (t <= tol for t in problem.machines.taints), bool, problem.m
-            )
+        ok = (problem.machines.state == UP) & _selected(problem, rep)
         dom_col = _domain(problem, rule.topology_key)
-        domains = {dom_col[m] for m in everywhere[ok].tolist()} - {None}
+        domains = {dom_col[m] for m in np.flatnonzero(ok).tolist()} - {None}
         if len(domains) <= 1:
             continue
         fixed = ctx.fixed_counts(members, rule.topology_key)

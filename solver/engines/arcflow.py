@@ -989,6 +989,14 @@ class _FlowModel:
         return outcome, flow, solver.Objective().BestBound()
 
 
+def _lp_bound(master: PatternMaster, end: float) -> tuple[float | None, int]:
+    """Column generation until ``end``: the LP value (None when the clock stopped
+    it) and the machines it proves (from Farley's bound when stopped)."""
+    relaxed = master.optimize(end)
+    lp_value = master.farley if relaxed is None else relaxed
+    return relaxed, math.ceil(lp_value - _EPS)
+
+
 def solve_arcflow(
     problem: Problem,
     *,
@@ -1079,9 +1087,8 @@ def solve_arcflow(
         # too large a graph: an LP bound as strong by column generation priced by a
         # knapsack, LP dives, then price-and-branch (the flow program needs the graph)
         master = KnapsackMaster(items, incumbent)
-        relaxed = master.optimize(end)
-        lp_value = master.farley if relaxed is None else relaxed
-        bound = max(bound, math.ceil(lp_value - _EPS))
+        relaxed, proven = _lp_bound(master, end)
+        bound = max(bound, proven)
         if bound > problem.m:
             return None
         improve(bound, 0.1)
@@ -1102,9 +1109,8 @@ def solve_arcflow(
         return result("feasible", incumbent)
 
     master = _Master(graph, items, incumbent)
-    relaxed = master.optimize(end)
-    lp_value = master.farley if relaxed is None else relaxed
-    aimed, bound = bound, max(bound, math.ceil(lp_value - _EPS))
+    relaxed, proven = _lp_bound(master, end)
+    aimed, bound = bound, max(bound, proven)
     if bound > problem.m:
         return None
     if bound > aimed:  # the same search at the same bound would fail the same way
