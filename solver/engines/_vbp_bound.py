@@ -182,6 +182,11 @@ def column_generation(
     more = np.zeros((_MORE, n_types), np.int64)
     optimal = settled = False
     misses = 0
+
+    def settles() -> bool:
+        """The bound rounds up like the master's value (asked for by ``settle``)."""
+        return settle and machines(best) >= machines(lp.Objective().Value())
+
     for _ in range(max_iter):
         if deadline is not None and time.perf_counter() >= deadline:
             break
@@ -191,7 +196,7 @@ def column_generation(
             if lp.Solve() != pywraplp.Solver.OPTIMAL:
                 break
             pi = master.row_duals()
-            if settle and machines(best) >= machines(lp.Objective().Value()):
+            if settles():
                 settled = True
                 break
         # Wentges smoothing: price between the best duals so far and the master's
@@ -209,7 +214,7 @@ def column_generation(
             best = farley
             best_duals = at / max(upper, 1.0)
             center = at
-            if settle and machines(best) >= machines(lp.Objective().Value()):
+            if settles():
                 settled = True
                 break
         entering = _entering(pi, out, more, found)
@@ -307,14 +312,14 @@ class Diver:
         """Columns to fix at one step, with copies: those the LP uses whole, else
         the largest by (perturbed) LP value and, with ``several``, every further one
         of value at least ``ROUND_UP`` that fits what is left; never a ``tabu`` one."""
-        open_ = [k for k in range(values.shape[0]) if k not in tabu]
-        picks = [
-            (k, int(np.floor(values[k] + EPS))) for k in open_ if values[k] >= 1 - EPS
-        ]
+        whole = np.flatnonzero(values >= 1.0 - EPS).tolist()
+        picks = [(k, int(np.floor(values[k] + EPS))) for k in whole if k not in tabu]
         if picks:
             return picks
         left = demands.copy()
-        for k in sorted(open_, key=lambda k: -values[k] * noise[k]):
+        for k in np.argsort(-values * noise, kind="stable").tolist():
+            if k in tabu:
+                continue
             if values[k] <= EPS or (picks and (not several or values[k] < ROUND_UP)):
                 break
             if not picks or (self.cols[k] <= left).all():
@@ -357,9 +362,10 @@ class Diver:
                 yield np.array(fixed, np.int64).reshape(-1, self.types.shape[0])
                 return
             values = np.array(self.master.values())
-            noise = 1.0 + (0.1 * rng.random(values.shape[0]) if seed else 0.0)
-            noise = np.broadcast_to(noise, values.shape)
-            for used in range(spare + 1):
+            noise = np.ones(values.shape[0])
+            if seed:
+                noise += 0.1 * rng.random(values.shape[0])
+            for tried in range(spare + 1):
                 picks = self._picks(values, demands, several, noise, tabu)
                 if not picks:
                     return
@@ -371,17 +377,10 @@ class Diver:
                             break
                         more.append(col)
                         rest_demands = rest_demands - col
-                yield from descend(rest_demands, more, tabu, spare - used)
+                yield from descend(rest_demands, more, tabu, spare - tried)
                 tabu = tabu | {picks[0][0]}
 
         try:
             yield from descend(self.counts.copy(), [], frozenset(), discrepancies)
         finally:
             self.master.set_demands(self.counts)
-
-    def dive(
-        self, target: int, deadline: float, several: bool, seed: int = 0
-    ) -> np.ndarray | None:
-        """The contents fixed by one dive of :meth:`dives` without backing up, or
-        None when it stops short of them."""
-        return next(iter(self.dives(target, deadline, several, seed)), None)

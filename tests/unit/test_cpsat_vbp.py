@@ -407,9 +407,9 @@ def test_lp_dive_fixes_contents_that_fit_what_is_left(data, several, seed, nodes
     lp = _vbp_bound.column_generation(req, cap, nodes=nodes)
     diver = _vbp_bound.Diver(lp, cap)
     bound = _vbp_bound.machines(lp.bound)
-    assert diver.dive(bound - 1, float("inf"), several, seed) is None
+    assert next(diver.dives(bound - 1, float("inf"), several, seed), None) is None
     for target in (bound, fewest_bins(req.tolist(), cap.tolist())):
-        fixed = diver.dive(target, float("inf"), several, seed)
+        fixed = next(diver.dives(target, float("inf"), several, seed), None)
         leaves = list(diver.dives(target, float("inf"), several, seed, 2))
         if fixed is not None:
             np.testing.assert_array_equal(leaves[0], fixed)
