@@ -14,15 +14,22 @@ class PatternMaster:
     """Restricted master LP over patterns (lists of item types with repeats), solved
     by GLOP: cover each type's demand with the fewest patterns. Subclasses price new
     columns in ``optimize`` (the LP dives use only that and what is here); a caller
-    with its own pricing loop calls ``add`` and reads ``rows`` duals itself."""
+    with its own pricing loop calls ``add`` and reads ``rows`` duals itself.
+    ``parameters``: GLOP parameters in protobuf text format."""
 
     def __init__(
-        self, demands: np.ndarray, patterns: list[list[int]], per_round: int = 1
+        self,
+        demands: np.ndarray,
+        patterns: list[list[int]],
+        per_round: int = 1,
+        parameters: str = "",
     ) -> None:
         from ortools.linear_solver import pywraplp
 
         self.pywraplp = pywraplp
         self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        if parameters and not self.lp.SetSolverSpecificParametersAsString(parameters):
+            raise ValueError(f"GLOP does not take the parameters {parameters!r}")
         self.rows = [
             self.lp.Constraint(float(b), self.lp.infinity(), f"demand[{t}]")
             for t, b in enumerate(demands)
@@ -52,7 +59,7 @@ class PatternMaster:
 
     def row_duals(self) -> np.ndarray:
         """Duals of the demand rows after a solve, negatives (noise) read as 0."""
-        return np.array([max(row.dual_value(), 0.0) for row in self.rows])
+        return np.maximum([row.dual_value() for row in self.rows], 0.0)
 
     def set_demands(self, demands: np.ndarray) -> None:
         """Change the demand each item type must meet."""

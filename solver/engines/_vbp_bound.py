@@ -40,9 +40,20 @@ _GOOD = 0.02
 SMOOTH = 0.3
 _MISSES = 3
 #: Further improving columns a pricing call may hand back, and the knapsack value
-#: above which it keeps them.
-_MORE = 8
+#: above which it keeps them (a pricing call near the LP optimum costs a full node
+#: budget, so it should hand back many).
+_MORE = 32
 KEEP = 1.0 + _ENTER
+#: Machine contents of each greedy packing offered to the master in a round: more
+#: columns per round, fewer master solves.
+_CHAIN = 16
+#: GLOP parameters for a master re-solved after every few added columns: presolve
+#: and the steepest-edge norms are rebuilt on every solve, which costs more than
+#: the few simplex iterations from the last basis (about half of each solve with
+#: 500 container types).
+RESOLVE_PARAMETERS = (
+    "use_preprocessing: false, feasibility_rule: DEVEX, optimization_rule: DEVEX"
+)
 
 
 @dataclass
@@ -85,23 +96,23 @@ def _greedy(
     types: np.ndarray,
     counts: np.ndarray,
     cap: np.ndarray,
-    out: np.ndarray,
-    cols: list[np.ndarray],
-    add: Callable[[np.ndarray], None],
+    chain: np.ndarray,
+    enter: Callable[[np.ndarray], None],
 ) -> bool:
-    """Greedy columns for the duals ``at`` and ``pi`` that improve the master (for
-    ``pi``) go in; True if any did."""
-    added = False
+    """Greedy packings (rows of ``chain``) for the duals ``at`` and ``pi``: their
+    machine contents that improve the master (for ``pi``) enter; True if any did.
+    (A content already in the solved master cannot improve it, so only repeats
+    within this round are skipped.)"""
+    seen: set[bytes] = set()
     for duals in (at, pi):
         for peak in (False, True):
-            kernels.greedy_column(duals, types, counts, cap, peak, out)
-            if float(out @ pi) > 1.0 + _GOOD and not any(
-                np.array_equal(out, c) for c in cols[-4:]
-            ):
-                cols.append(out.copy())
-                add(cols[-1])
-                added = True
-    return added
+            filled = kernels.greedy_columns(duals, types, counts, cap, peak, chain)
+            for col in chain[:filled]:
+                key = col.tobytes()
+                if float(col @ pi) > 1.0 + _GOOD and key not in seen:
+                    seen.add(key)
+                    enter(col.copy())
+    return bool(seen)
 
 
 def _price(
@@ -172,14 +183,19 @@ def column_generation(
     if start is None:
         share = np.ascontiguousarray(req / np.maximum(cap, 1), dtype=np.float64)
         start = kernels.bin_centric(req, cap, share, np.ones(req.shape[1]), 0)
-    cols = list(_columns_of(kind, np.asarray(start, np.int64), n_types))
-    master = PatternMaster(counts, [])
+    cols: list[np.ndarray] = []
+    master = PatternMaster(counts, [], parameters=RESOLVE_PARAMETERS)
     lp = master.lp
 
-    for col in cols:
+    def enter(col: np.ndarray) -> None:
+        cols.append(col)
         master.add_counts(col)
+
+    for col in _columns_of(kind, np.asarray(start, np.int64), n_types):
+        enter(col)
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
+    chain = np.zeros((_CHAIN, n_types), np.int64)
     optimal = settled = False
     misses = 0
 
@@ -202,9 +218,7 @@ def column_generation(
         # Wentges smoothing: price between the best duals so far and the master's
         exact = misses >= _MISSES
         at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
-        if misses == 0 and _greedy(
-            at, pi, types, counts, cap, out, cols, master.add_counts
-        ):
+        if misses == 0 and _greedy(at, pi, types, counts, cap, chain, enter):
             continue
         began = time.perf_counter()
         value, upper, found = _price(at, types, counts, cap, nodes, out, more)
@@ -220,8 +234,7 @@ def column_generation(
         entering = _entering(pi, out, more, found)
         if entering:
             for col in entering:
-                cols.append(col)
-                master.add_counts(col)
+                enter(col)
             misses = 0
         elif exact:
             optimal = value <= 1.0 + _ENTER and upper <= 1.0 + _ENTER
@@ -271,7 +284,7 @@ class Diver:
     def __init__(self, lp: LPBound, cap: np.ndarray) -> None:
         self.types, self.counts = lp.types, lp.counts
         self.cap = np.ascontiguousarray(cap, dtype=np.int64)
-        self.master = PatternMaster(self.counts, [])
+        self.master = PatternMaster(self.counts, [], parameters=RESOLVE_PARAMETERS)
         self.cols: list[np.ndarray] = []
         for col in lp.columns:
             self._add(col)

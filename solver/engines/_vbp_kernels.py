@@ -787,10 +787,12 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
 
 
 @njit(cache=True)
-def greedy_column(value, w, ub, cap, peak, out):
-    """A multiset of item types within ``cap`` taken greedily by value over size
-    (the sum of capacity shares, or the largest one when ``peak``), as many copies
-    as fit; ``out`` (int64, T) receives the counts. Returns its value."""
+def greedy_columns(value, w, ub, cap, peak, out):
+    """Multisets of item types within ``cap``, one per row of ``out`` (int64, K x T),
+    each taken greedily by value over size (the sum of capacity shares, or the
+    largest one when ``peak``), as many copies as fit, from the copies of ``ub``
+    that the rows before it left: a greedy packing of the most valuable items.
+    Returns the rows filled (those after it are zero)."""
     t_all, d = w.shape
     key = np.empty(t_all, np.float64)
     for t in range(t_all):
@@ -799,16 +801,22 @@ def greedy_column(value, w, ub, cap, peak, out):
             share = w[t, k] / max(cap[k], 1)
             size = max(size, share) if peak else size + share
         key[t] = -value[t] / max(size, 1e-12)
-    res = cap.copy()
-    total = 0.0
+    order = np.argsort(key, kind="mergesort")
+    left = ub.copy()
     out[:] = 0
-    for t in np.argsort(key, kind="mergesort"):
-        if value[t] <= 0.0:
-            break
-        c = _copies(ub[t], w, t, res)
-        if c > 0:
-            out[t] = c
-            total += c * value[t]
-            for k in range(d):
-                res[k] -= c * w[t, k]
-    return total
+    for row in range(out.shape[0]):
+        res = cap.copy()
+        taken = False
+        for t in order:
+            if value[t] <= 0.0:
+                break
+            c = _copies(left[t], w, t, res)
+            if c > 0:
+                out[row, t] = c
+                left[t] -= c
+                taken = True
+                for k in range(d):
+                    res[k] -= c * w[t, k]
+        if not taken:
+            return row
+    return out.shape[0]

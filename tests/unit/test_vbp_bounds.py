@@ -20,7 +20,7 @@ from solver.bounds import (
 )
 from solver.datasets import read
 from solver.engines._vbp_bound_kernels import most_items
-from solver.engines._vbp_kernels import knapsack
+from solver.engines._vbp_kernels import greedy_columns, knapsack
 
 
 def most_together(req: list[list[int]], cap: list[int]) -> int:
@@ -143,3 +143,40 @@ def test_knapsack_bound_holds_when_the_budget_cuts_the_search(d, items, budget, 
         assert upper - max(most, floor) < 1e-6  # a finished search proves its bound
         if most > floor + 1e-9:
             assert best == pytest.approx(most, abs=1e-9)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-0.5, 1.0),
+            st.integers(0, 3),
+            st.lists(st.integers(0, 9), min_size=2, max_size=2),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(1, 5),
+    st.booleans(),
+)
+def test_greedy_columns_pack_the_copies_in_turn(items, rows, peak):
+    """Each row fits a machine and is not empty, together they take at most the
+    copies there are, rows after the last filled one are empty, and no copy of
+    value left over fits what a row leaves free (each row is a maximal greedy fill)."""
+    value = np.array([v for v, _, _ in items])
+    ub = np.array([c for _, c, _ in items], np.int64)
+    w = np.array([s for _, _, s in items], np.int64)
+    cap = np.array([9, 9], np.int64)
+    out = np.zeros((rows, len(items)), np.int64)
+    filled = greedy_columns(value, w, ub, cap, peak, out)
+    assert (out[filled:] == 0).all()
+    assert (out.sum(axis=0) <= ub).all()
+    left = ub - out.sum(axis=0)
+    for row in out[:filled]:
+        assert row.any()
+        assert (row @ w <= cap).all()
+        free = cap - row @ w
+        for t in np.flatnonzero((left > 0) & (value > 0)):
+            assert (w[t] > free).any()
+    if filled < rows:
+        # a row was left empty: nothing of value that is left fits an empty machine
+        assert not ((left > 0) & (value > 0) & (w <= cap).all(axis=1)).any()
