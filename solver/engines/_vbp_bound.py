@@ -273,6 +273,8 @@ DIVE_REST = 2.0
 ROUND_UP = 0.6
 #: Pricing rounds after each fixing step, when fixing several contents or one.
 _DIVE_ROUNDS = (3, 1)
+#: Further columns a dive's pricing call hands back (each re-solve is short).
+_DIVE_MORE = 8
 
 
 class Diver:
@@ -284,7 +286,8 @@ class Diver:
     def __init__(self, lp: LPBound, cap: np.ndarray) -> None:
         self.types, self.counts = lp.types, lp.counts
         self.cap = np.ascontiguousarray(cap, dtype=np.int64)
-        self.master = PatternMaster(self.counts, [], parameters=RESOLVE_PARAMETERS)
+        # (GLOP's defaults: the presolve drops the rows a fixed content has covered)
+        self.master = PatternMaster(self.counts, [])
         self.cols: list[np.ndarray] = []
         for col in lp.columns:
             self._add(col)
@@ -298,7 +301,7 @@ class Diver:
         GLOP fails."""
         master, n_types = self.master, self.types.shape[0]
         out = np.zeros(n_types, np.int64)
-        more = np.zeros((_MORE, n_types), np.int64)
+        more = np.zeros((_DIVE_MORE, n_types), np.int64)
         master.set_demands(demands)
         for r in range(rounds + 1):
             if master.lp.Solve() != pywraplp.Solver.OPTIMAL:
