@@ -273,7 +273,8 @@ DIVE_REST = 2.0
 ROUND_UP = 0.6
 #: Pricing rounds after each fixing step, when fixing several contents or one.
 _DIVE_ROUNDS = (3, 1)
-#: Further columns a dive's pricing call hands back (each re-solve is short).
+#: Further columns a dive's pricing call hands back: a dive prices only one to three
+#: rounds per step, and every column makes its re-solves dearer.
 _DIVE_MORE = 8
 #: Most columns times container types of the LP a Diver starts from: its first
 #: solve is from scratch, and takes most of a second on 2,800 columns of 500 types.

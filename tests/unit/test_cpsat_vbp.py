@@ -442,6 +442,32 @@ def test_lp_dives_reach_a_perfect_pairing(seed):
     assert loads_fit(problem.requests, cap, found)
 
 
+def test_dives_start_from_the_used_then_the_cheapest_columns(monkeypatch):
+    """A Diver over a large LP keeps every column the LP uses, then the cheapest
+    under the bound's duals up to its size limit, and its dives still reach the
+    optimum of complementary pairs."""
+    problem = paired(40, 0)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    types = lp.types.shape[0]
+    limit = lp.columns.shape[0] // 2
+    assert (lp.values > _vbp_bound.EPS).sum() < limit
+    monkeypatch.setattr(_vbp_bound, "DIVE_SIZE", limit * types)
+    diver = _vbp_bound.Diver(lp, cap)
+    kept = {col.tobytes() for col in diver.cols}
+    assert len(diver.cols) == limit
+    cost = 1.0 - lp.columns @ lp.duals
+    used = lp.values > _vbp_bound.EPS
+    is_kept = np.array([col.tobytes() in kept for col in lp.columns])
+    assert is_kept[used].all()
+    assert cost[is_kept & ~used].max() <= cost[~is_kept].min() + 1e-12
+    found = _vbp.lp_dives(
+        problem, lp, diver, 40, time.perf_counter() + 20.0, 0, attempts=2
+    )
+    assert found is not None
+    assert np.unique(found).shape[0] == 40
+
+
 def test_vector_lp_bound_closes_paired_instances():
     """Complementary pairs: the LP bound equals the optimum and the vector bound."""
     problem = paired(10, 2)
