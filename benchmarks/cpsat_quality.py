@@ -5,6 +5,7 @@ Prints Markdown tables. Examples::
     python benchmarks/cpsat_quality.py bpplib --per-family 5 --time-limit 10
     python benchmarks/cpsat_quality.py vbp --stride 10 --time-limit 10
     python benchmarks/cpsat_quality.py lns --containers 100000 --time-limit 60
+    python benchmarks/cpsat_quality.py vbp-lp new/class6/class6_120_5_0 --time-limit 30
 
 ``bpplib`` takes ``--per-family`` instances spread evenly over the sizes of
 Falkenauer U, Falkenauer T, Scholl 1 and Scholl 2; ``vbp`` takes every
@@ -13,7 +14,9 @@ and Triplet and adds a per-class table; ``lns`` builds workloads with 2 and 4
 dimensions from the reference generator ``gen.py`` in the shared folder (next to the
 datasets; skipped with a note when absent) or, with ``--workload cluster``, from
 ``solver.datasets.synthetic.cluster_workload``, and compares ``lns`` with ``ffd``, the
-best greedy engine and the bounds.
+best greedy engine and the bounds; ``vbp-lp`` runs the column generation LP bound
+alone on the named vector packing instances (from a bin-centric start, until it is
+solved or the time limit), as the ``cpsat`` engine does before its search.
 A best known value marked ``*`` is not proven optimal.
 """
 
@@ -176,6 +179,39 @@ def vbp(args: argparse.Namespace) -> None:
         print(f"\nnot readable: {line}")
 
 
+def vbp_lp(args: argparse.Namespace) -> None:
+    """The vector LP bound alone on each named instance."""
+    from solver.engines import _vbp_bound
+
+    # compile the kernels before the clock runs
+    _vbp_bound.column_generation(
+        np.array([[3, 4], [5, 2], [4, 4], [2, 6]] * 5), np.array([10, 10])
+    )
+    lines = [
+        "| instance | best known | LP bound | optimal | s | columns |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    total = 0.0
+    for name in args.instances:
+        problem = read(DATA / "vbp_vectorpack" / f"{name}.vbp")
+        start = time.perf_counter()
+        lp = _vbp_bound.column_generation(
+            problem.requests,
+            problem.machines.capacity[0],
+            deadline=start + args.time_limit,
+        )
+        seconds = time.perf_counter() - start
+        total += seconds
+        proven = "" if problem.metadata.get("is_optimal", False) else "*"
+        lines.append(
+            f"| {name} | {problem.best_known}{proven} | {lp.bound:.3f} | "
+            f"{'yes' if lp.optimal else 'no'} | {seconds:.2f} | {len(lp.columns)} |"
+        )
+        print(f"<!-- {name} done -->", flush=True)
+    print("\n".join(lines))
+    print(f"\nseconds in all: {total:.1f}")
+
+
 GREEDY = ("ffd", "bfd", "dot", "l2", "wfd")
 
 
@@ -279,13 +315,17 @@ def main() -> None:
     g.add_argument(
         "--workload", choices=("reference", "cluster", "both"), default="reference"
     )
+    c = sub.add_parser("vbp-lp")
+    c.add_argument("instances", nargs="+", help="e.g. new/class6/class6_120_5_0")
     for p in (b, v):
         p.add_argument("--engines", default="ffd,cpsat")
     for p in (b, v, g):
         p.add_argument("--time-limit", type=float, default=10.0)
         p.add_argument("--workers", type=int, default=1)
+    c.add_argument("--time-limit", type=float, default=30.0)
     args = parser.parse_args()
-    {"bpplib": bpplib, "vbp": vbp, "lns": lns}[args.what](args)
+    commands = {"bpplib": bpplib, "vbp": vbp, "lns": lns, "vbp-lp": vbp_lp}
+    commands[args.what](args)
 
 
 if __name__ == "__main__":
