@@ -12,13 +12,16 @@ only has to leave a pool that fits two machines.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ..model import UP, Problem
 from . import _vbp_kernels as kernels
-from ._vbp_bound import Diver, LPBound
+from ._vbp_bound import Diver, LPBound, column_generation
 
 #: Iterations of the first pool search call; later calls are sized from its speed.
 _FIRST_CHUNK = 200
@@ -115,10 +118,11 @@ def _search(
     rng: np.random.Generator,
     bump: float = BUMP,
     spare: int = 0,
+    stop: Callable[[], bool] | None = None,
 ) -> np.ndarray | None:
     """A packing into ``target`` bins from ``cur`` (-1 = pool), plus ``spare``
     bins that take the pool at the end, or None when the pool search stalls or
-    ``deadline`` passes first."""
+    ``deadline`` passes (or ``stop()`` turns true) first."""
     best = cur.copy()
     memory = np.zeros((3, cur.shape[0]), np.int64)
     memory[1] = -1
@@ -128,7 +132,7 @@ def _search(
     chunk = _FIRST_CHUNK
     last = (int((cur < 0).sum()), pool_w)
     stale = 0
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and not (stop is not None and stop()):
         t0 = time.perf_counter()
         left = kernels.pool_search(
             req,
@@ -164,10 +168,13 @@ def improve(
     deadline: float,
     seed: int = 0,
     attempts: int | None = ATTEMPTS,
+    stop: Callable[[], bool] | None = None,
+    on_better: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """A packing on fewer machines than ``start`` when the search finds one before
-    ``deadline`` (a ``time.perf_counter`` instant) or ``attempts`` stalls in a row
-    (None: no such limit); machines are numbered from 0."""
+    ``deadline`` (a ``time.perf_counter`` instant), ``attempts`` stalls in a row
+    (None: no such limit) or ``stop()`` turns true; machines are numbered from 0.
+    ``on_better`` hears the machines of every better packing as it is found."""
     req, cap, share = _arrays(problem)
     demand = share.sum(axis=0)
     tight = demand / max(float(demand.max()), 1e-12)
@@ -179,6 +186,7 @@ def improve(
         _used(best) > max(lower, 1)
         and (attempts is None or attempt < attempts)
         and time.perf_counter() < deadline
+        and not (stop is not None and stop())
     ):
         # alternate plain and tightness weighted sizes; the emptied bin varies
         dim_w = tight if attempt % 2 else np.ones(problem.d)
@@ -187,13 +195,64 @@ def improve(
         spare = SPARE if k - 1 - SPARE >= 1 else 0
         cur, target = _drop_lightest(best, weight, attempt // 2 % 3, spare)
         bump = BUMP if attempt % 2 else 0.0
-        found = _search(req, cap, weight, cur, target, deadline, rng, bump, spare)
+        found = _search(
+            req, cap, weight, cur, target, deadline, rng, bump, spare, stop
+        )
         if found is not None:
             best = found
             attempt = 0
+            if on_better is not None:
+                on_better(_used(best))
         else:
             attempt += 1
     return best
+
+
+def search_beside_lp(
+    problem: Problem,
+    start: np.ndarray,
+    lower: int,
+    deadline: float,
+    seed: int = 0,
+) -> tuple[np.ndarray, LPBound]:
+    """The column generation LP bound computed in a second thread while the pool
+    search improves ``start`` in this one (their kernels and GLOP release the GIL):
+    the search stops when the LP ends, the LP when its bound meets the search's
+    packing or the search reaches ``lower``, both by ``deadline``. Returns the
+    best packing and the LP."""
+    first = np.asarray(start, np.int64)
+    held = [_used(first)]
+    lp_ended, search_ended = threading.Event(), threading.Event()
+
+    def bound() -> LPBound:
+        try:
+            return column_generation(
+                problem.requests,
+                problem.machines.capacity[0],
+                first,
+                deadline=deadline,
+                target=lambda: held[0],
+                stop=search_ended.is_set,
+            )
+        finally:
+            lp_ended.set()
+
+    with ThreadPoolExecutor(1) as pool:
+        lp = pool.submit(bound)
+        try:
+            best = improve(
+                problem,
+                first,
+                lower,
+                deadline,
+                seed,
+                attempts=None,
+                stop=lp_ended.is_set,
+                on_better=lambda used: held.__setitem__(0, used),
+            )
+        finally:
+            search_ended.set()
+        return best, lp.result()
 
 
 def dive(
@@ -205,12 +264,13 @@ def dive(
     deadline: float,
     seed: int = 0,
     drop: float = 0.0,
+    stop: Callable[[], bool] | None = None,
 ) -> np.ndarray | None:
     """A packing into ``target`` machines that starts from the machine contents of
     an LP solution (``columns``: type counts per content, ``values``: LP values,
     ``kind``: each container's type), the largest values first and each skipped
     with probability ``drop``, with the pool search packing the rest; None when it
-    stalls or ``deadline`` passes first."""
+    stalls or ``deadline`` passes (or ``stop()`` turns true) first."""
     req, cap, share = _arrays(problem)
     rng = np.random.default_rng(seed)
     left = np.bincount(kind, minlength=columns.shape[1]).astype(np.int64)
@@ -232,7 +292,7 @@ def dive(
             left -= col
             b += 1
     weight = np.ascontiguousarray(share.sum(axis=1), dtype=np.float64)
-    return _search(req, cap, weight, cur, target, deadline, rng)
+    return _search(req, cap, weight, cur, target, deadline, rng, stop=stop)
 
 
 def lp_dives(
@@ -243,21 +303,76 @@ def lp_dives(
     deadline: float,
     seed: int = 0,
     attempts: int | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> np.ndarray | None:
     """A packing into ``target`` machines from dives on the LP that re-solve it
     as they go (:class:`~solver.engines._vbp_bound.Diver`), fixing several machine
     contents per step and one per step in turn, each backing up ``DISCREPANCIES``
     times, the pool search packing what each leaves; None when ``attempts`` such
-    searches (None: any number) or ``deadline`` pass first."""
+    searches (None: any number) or ``deadline`` pass first, or ``stop()`` turns
+    true."""
+
+    def stopped() -> bool:
+        return time.perf_counter() >= deadline or (stop is not None and stop())
+
     k = 0
-    while (attempts is None or k < attempts) and time.perf_counter() < deadline:
+    while (attempts is None or k < attempts) and not stopped():
         several, step = k % 2 == 0, seed + k // 2
         k += 1
         leaves = diver.dives(target, deadline, several, step, DISCREPANCIES)
         with contextlib.closing(leaves):
             for columns in leaves:
                 ones = np.ones(columns.shape[0])
-                found = dive(problem, columns, ones, lp.kind, target, deadline, seed)
+                found = dive(
+                    problem, columns, ones, lp.kind, target, deadline, seed, 0.0, stop
+                )
                 if found is not None:
                     return found
+                if stopped():
+                    return None
     return None
+
+
+class DivesBeside:
+    """LP dives in a second thread, on a :class:`~solver.engines._vbp_bound.Diver`
+    of their own and with other seeds, while the caller searches in this one:
+    ``packing`` is the first packing into ``target`` machines they find (None until
+    then). They end at ``deadline``, at that packing, or at :meth:`close`."""
+
+    #: Added to the caller's seed: the dives beside take other paths.
+    SEED_OFFSET = 1_000
+
+    def __init__(
+        self,
+        problem: Problem,
+        lp: LPBound,
+        target: int,
+        deadline: float,
+        seed: int = 0,
+    ) -> None:
+        self.packing: np.ndarray | None = None
+        self._closed = threading.Event()
+        self._pool = ThreadPoolExecutor(1)
+        self._future = self._pool.submit(
+            self._run, problem, lp, target, deadline, seed + self.SEED_OFFSET
+        )
+
+    def _run(
+        self, problem: Problem, lp: LPBound, target: int, deadline: float, seed: int
+    ) -> None:
+        diver = Diver(lp, problem.machines.capacity[0])
+        found = lp_dives(
+            problem, lp, diver, target, deadline, seed, stop=self._closed.is_set
+        )
+        if found is not None:
+            self.packing = found
+
+    def found(self) -> bool:
+        """True once the dives have found their packing."""
+        return self.packing is not None
+
+    def close(self) -> None:
+        """Stop the dives and wait for their thread (errors in it surface here)."""
+        self._closed.set()
+        self._pool.shutdown(wait=True)
+        self._future.result()

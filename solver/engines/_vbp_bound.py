@@ -154,16 +154,19 @@ def column_generation(
     deadline: float | None = None,
     nodes: int = NODES,
     max_iter: int = 100_000,
-    target: int | None = None,
+    target: int | Callable[[], int] | None = None,
     settle: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> LPBound:
     """The LP bound of the set-covering model for ``req`` (int64, n x d, each row
     within ``cap``) in bins of capacity ``cap`` (int64, d), by column generation
     from the bins of ``start`` (an assignment, int64 n; bin-centric packing when
-    None) until the LP is optimal, ``max_iter`` rounds or ``deadline``
-    (``time.perf_counter`` instant); with ``settle``, also as soon as the bound
-    rounds up to the same machines as the master's value, since the LP optimum lies
-    between the two (this skips the slow tail of column generation)."""
+    None) until the LP is optimal, ``max_iter`` rounds, ``deadline``
+    (``time.perf_counter`` instant) or ``stop()``; with ``settle``, also as soon as
+    the bound rounds up to the same machines as the master's value, since the LP
+    optimum lies between the two (this skips the slow tail of column generation).
+    ``target`` (machines of a packing in hand, or a function giving them as a
+    search in another thread improves it): stop once the bound proves it optimal."""
     req = np.ascontiguousarray(req, dtype=np.int64)
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     types, kind, counts = np.unique(
@@ -206,7 +209,10 @@ def column_generation(
     for _ in range(max_iter):
         if deadline is not None and time.perf_counter() >= deadline:
             break
-        if target is not None and machines(best) >= target:
+        goal = target() if callable(target) else target
+        if goal is not None and machines(best) >= goal:
+            break
+        if stop is not None and stop():
             break
         if misses == 0:
             if lp.Solve() != pywraplp.Solver.OPTIMAL:

@@ -14,6 +14,9 @@ of its items and the pool when that lightens the pool; a short tabu memory keeps
 the search from undoing its last moves, and when no move shrinks the pool the best
 allowed one is applied anyway. The search ends when the pool is empty or fits the
 spare bins.
+
+The kernels release the GIL: the ``cpsat`` engine runs the pool search in one thread
+while the LP bound prices its columns in another.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ _SPARE_NODES = 200  # search nodes to fit the pool into the spare bins
 _REPACK_NODES = 300  # search nodes to refill one bin from the pool
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _below(rng, n):
     """A uniform integer in ``[0, n)`` from the xorshift64* state ``rng[0]``."""
     x = rng[0]
@@ -39,7 +42,7 @@ def _below(rng, n):
     return np.int64(((x * _MUL) >> np.uint64(11)) % np.uint64(n))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bin_centric(req, cap, share, dim_weight, rule):
     """Bins filled one at a time by ``rule`` (DOT, NORM, SIZE); -1 = did not fit."""
     n, d = req.shape
@@ -89,7 +92,7 @@ def bin_centric(req, cap, share, dim_weight, rule):
     return assign
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fits(load, b, req, cap, add1, add2, out1, out2):
     """Bin ``b`` stays within ``cap`` with items add1/add2 in, out1/out2 out (-1 =
     none)."""
@@ -109,7 +112,7 @@ def _fits(load, b, req, cap, add1, add2, out1, out2):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather_pool(cur, pool, dyn, weight, bump):
     """List the unplaced items in ``pool`` and raise their weights by ``bump``;
     returns how many there are."""
@@ -122,7 +125,7 @@ def _gather_pool(cur, pool, dyn, weight, bump):
     return npool
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _put(assign, load, items, count, slot, req, i, b):
     """Item ``i`` into bin ``b``."""
     assign[i] = b
@@ -133,7 +136,7 @@ def _put(assign, load, items, count, slot, req, i, b):
         load[b, k] += req[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _take(assign, load, items, count, slot, req, i):
     """Item ``i`` out of its bin."""
     b = assign[i]
@@ -147,7 +150,7 @@ def _take(assign, load, items, count, slot, req, i):
         load[b, k] -= req[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_exchange(
     req,
     cap,
@@ -222,7 +225,7 @@ def _best_exchange(
     return best_gain, mb, m1, m2, mhop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pack_spare(req, cap, weight, pool, npool, target, spare, cur):
     """The pool items into bins ``target..target+spare-1`` of ``cur`` by a
     depth-first search (heaviest item first, at most ``_SPARE_NODES`` nodes);
@@ -285,7 +288,7 @@ def _pack_spare(req, cap, weight, pool, npool, target, spare, cur):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _repack(req, cap, weight, items, count, b, pool, npool, mark):
     """The heaviest subset of bin ``b``'s items and the pool items that fits one
     bin (depth-first, at most ``_REPACK_NODES`` nodes); when it is heavier than
@@ -353,7 +356,7 @@ def _repack(req, cap, weight, items, count, b, pool, npool, mark):
     return found
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def pool_search(
     req, cap, weight, dyn, bump, cur, best, target, spare, iters, tenure, memory, state
 ):
@@ -520,7 +523,7 @@ def pool_search(
 KNAP_TOL = 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _copies(limit, w, t, room):
     """Copies of row ``t`` of ``w`` that fit ``room`` in every dimension, at most
     ``limit``."""
@@ -537,7 +540,7 @@ def _copies(limit, w, t, room):
 SURROGATE_ROUNDS = 40
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _surrogate(val, ww, uu, cap, rounds):
     """Multipliers ``lam`` (float64, d) folding the capacity rows into one,
     ``sum_k lam_k w_k <= sum_k lam_k cap_k``, whose fractional knapsack bound is
@@ -591,7 +594,7 @@ def _surrogate(val, ww, uu, cap, rounds):
     return best_lam
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam):
     """Upper bound on the value items ``j..`` (positions in branching order) add
     within ``res``: the fractional knapsack over each dimension alone and over the
@@ -640,7 +643,7 @@ def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0.0):
     """Most valuable multiset of item types within ``cap`` in every dimension.
 
@@ -786,7 +789,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
     return got, upper, found
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def greedy_columns(value, w, ub, cap, peak, out):
     """Multisets of item types within ``cap``, one per row of ``out`` (int64, K x T),
     each taken greedily by value over size (the sum of capacity shares, or the

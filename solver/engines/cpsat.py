@@ -15,6 +15,7 @@ than its greedy start.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +62,10 @@ VBP_LP_SHARE = 0.6
 VBP_LP_SIZE = 2600
 VBP_LP_SIZE_LARGE = 6000
 VBP_LP_SHARE_LARGE = 0.3
+#: Share of the time limit by which the LP bound stops when it runs in a thread of
+#: its own beside the pool search (the engine has two or more workers): it then
+#: takes no time from the search.
+VBP_LP_SHARE_BESIDE = 0.8
 #: Share of the pool search's time kept for dives from the LP solution.
 VBP_DIVE = 0.2
 #: Share of the time limit for the first dives, right after the LP (at most a third
@@ -375,6 +380,10 @@ class CpsatEngine:
             options=self.options(),
         )
 
+    def _threads(self) -> int:
+        """Threads the engine may use (``workers``; 0: every core)."""
+        return self.workers or os.cpu_count() or 1
+
     def _remaining(self, limit: float | None, start: float) -> float | None:
         """Seconds left of ``limit`` (at least a token amount), None without limit."""
         return (
@@ -537,7 +546,12 @@ class CpsatEngine:
         total = 30.0 if limit is None else limit
         n_types = np.unique(problem.requests, axis=0).shape[0]
         lp = None
-        if n_types * problem.d <= VBP_LP_SIZE_LARGE:
+        if n_types * problem.d <= VBP_LP_SIZE_LARGE and self._threads() > 1:
+            best, lp = _vbp.search_beside_lp(
+                problem, best, lb, start + VBP_LP_SHARE_BESIDE * total, seed
+            )
+            used = int(np.unique(best).shape[0])
+        elif n_types * problem.d <= VBP_LP_SIZE_LARGE:
             # (the LP does not settle in time on many types in many dimensions)
             size = n_types * problem.d
             share = VBP_LP_SHARE if size <= VBP_LP_SIZE else VBP_LP_SHARE_LARGE
@@ -548,11 +562,51 @@ class CpsatEngine:
                 deadline=start + share * total,
                 target=used,
             )
+        if lp is not None:
             lb = max(lb, _vbp_bound.machines(lp.bound))
+        beside = None
+        if lp is not None and lp.optimal and used > lb and self._threads() > 1:
+            # dives with other seeds in a second thread until the search ends
+            beside = _vbp.DivesBeside(
+                problem, lp, lb, start + VBP_SEARCH_END * total, seed
+            )
+        try:
+            return self._pack_from_lp(
+                problem, best, lb, lp, beside, limit, seed, start
+            )
+        finally:
+            if beside is not None:
+                beside.close()
+
+    def _pack_from_lp(
+        self,
+        problem: Problem,
+        best: np.ndarray,
+        lb: int,
+        lp: _vbp_bound.LPBound | None,
+        beside: _vbp.DivesBeside | None,
+        limit: float | None,
+        seed: int,
+        start: float,
+    ) -> tuple[np.ndarray, int, tuple[str, float] | None]:
+        """Vector packing after the bounds: dives on the LP, price-and-branch at
+        the bound, then the pool search and more dives, each phase skipped once
+        ``beside`` (dives in another thread) packs into ``lb`` machines."""
+        used = int(np.unique(best).shape[0])
+        n_types = np.unique(problem.requests, axis=0).shape[0]
+        total = 30.0 if limit is None else limit
+
+        def settled() -> bool:
+            nonlocal best, used
+            if beside is not None and beside.packing is not None:
+                best = beside.packing
+                used = int(np.unique(best).shape[0])
+            return used <= lb
+
         diver = None
         if lp is not None and used > lb:
             diver = _vbp_bound.Diver(lp, problem.machines.capacity[0])
-        if diver is not None and lp.optimal:
+        if diver is not None and lp.optimal and not settled():
             # dives on the LP, re-solved as contents are fixed; pool search for the rest
             now = time.perf_counter()
             # (at most a third of what is left: the pool search needs time too)
@@ -560,7 +614,7 @@ class CpsatEngine:
             found = _vbp.lp_dives(problem, lp, diver, lb, until, seed)
             best = best if found is None else found
             used = int(np.unique(best).shape[0])
-        if lp is not None and used > lb:
+        if lp is not None and not settled():
             # the patterns within the gap under the LP's duals: a packing at the
             # bound, or (a complete listing without one) a proof of one machine more
             from .arcflow import packing_from_duals
@@ -570,13 +624,16 @@ class CpsatEngine:
                 lp.types,
                 lp.duals,
                 lb,
-                time.perf_counter() + VBP_PRICING * total,
+                min(
+                    time.perf_counter() + VBP_PRICING * total,
+                    start + VBP_SEARCH_END * total,
+                ),
                 seed,
             )
             if found is not None:
                 best, used = found, int(np.unique(found).shape[0])
             lb += int(too_few)
-        if used <= lb:
+        if settled():
             return np.asarray(best, np.int64), lb, None
         chosen = choose_formulation(
             problem,
@@ -599,14 +656,15 @@ class CpsatEngine:
             end = start + budget
             attempts = None
         dives = 0.0 if lp is None else VBP_DIVE * budget
-        best = _vbp.improve(problem, best, lb, end - dives, seed, attempts)
+        stop = None if beside is None else beside.found
+        best = _vbp.improve(problem, best, lb, end - dives, seed, attempts, stop)
         used = int(np.unique(best).shape[0])
         tries = 0
-        while lp is not None and used > lb and time.perf_counter() < end:
+        while lp is not None and not settled() and time.perf_counter() < end:
             # other roundings of the LP solution, and dives when it is optimal
             if diver is not None and tries % 2:
                 found = _vbp.lp_dives(
-                    problem, lp, diver, used - 1, end, seed + tries, attempts=2
+                    problem, lp, diver, used - 1, end, seed + tries, 2, stop
                 )
             else:
                 found = _vbp.dive(
@@ -618,10 +676,12 @@ class CpsatEngine:
                     end,
                     seed + tries,
                     min(0.1 * tries, 0.5),
+                    stop,
                 )
             tries += 1
             if found is not None:
                 best, used = found, int(np.unique(found).shape[0])
+        settled()
         return np.asarray(best, np.int64), lb, chosen
 
     def _not_worse(

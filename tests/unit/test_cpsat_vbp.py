@@ -213,11 +213,13 @@ def test_applies_only_to_plain_vector_packing():
     assert not _vbp.applies(mixed)
 
 
-def test_cpsat_vector_packing_never_worse_than_ffd():
-    """The engine's answer is valid, complete and at most the greedy count."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cpsat_vector_packing_never_worse_than_ffd(workers):
+    """The engine's answer is valid, complete and at most the greedy count, with
+    the LP and the search in turn (one worker) or side by side (two)."""
     problem = paired(20, 5)
     ffd = solver.place(problem, engine="ffd").machines_used
-    pl = solver.place(problem, engine="cpsat", time_limit=5, workers=1)
+    pl = solver.place(problem, engine="cpsat", time_limit=5, workers=workers)
     solver.validate(problem, pl)
     assert pl.placed == problem.n
     assert pl.machines_used <= ffd
@@ -226,13 +228,14 @@ def test_cpsat_vector_packing_never_worse_than_ffd():
 
 
 @pytest.mark.needs_shared_data
-def test_vbp_instance_met_and_proven(shared_datasets):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_vbp_instance_met_and_proven(shared_datasets, workers):
     """A New class 2 instance the exact models alone left one machine short of."""
     path = shared_datasets / "vbp_vectorpack/new/class2/class2_60_5_7.vbp"
     if not path.is_file():
         pytest.skip("instance not in this copy of the public data")
     problem = read(path)
-    pl = solver.place(problem, engine="cpsat", time_limit=10, workers=1)
+    pl = solver.place(problem, engine="cpsat", time_limit=10, workers=workers)
     solver.validate(problem, pl)
     assert pl.machines_used == problem.best_known == 14
     assert pl.status is Status.OPTIMAL
@@ -490,3 +493,87 @@ def test_vector_lp_bound_on_known_optima(shared_datasets):
         assert problem.best_known == opt
         assert solver.bounds.vector_bound(problem) < opt
         assert solver.bounds.vector_lp_bound(problem, time_limit=20.0) == opt
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_search_beside_lp_stops_with_the_lp(seed):
+    """The pool search beside the LP (no attempt limit, a bound it cannot reach)
+    stops when the LP ends rather than at its far deadline; its packing is valid
+    and no worse than the start, and the LP is the one computed alone."""
+    problem = paired(30, seed)
+    cap = problem.machines.capacity[0]
+    start = np.arange(problem.n, dtype=np.int64)
+    began = time.perf_counter()
+    best, lp = _vbp.search_beside_lp(problem, start, 1, began + 60.0, seed)
+    assert time.perf_counter() - began < 30.0
+    assert (best >= 0).all()
+    assert loads_fit(problem.requests, cap, best)
+    assert np.unique(best).shape[0] <= problem.n
+    alone = _vbp_bound.column_generation(problem.requests, cap, start)
+    assert _vbp_bound.machines(lp.bound) == _vbp_bound.machines(alone.bound) == 30
+    assert _vbp_bound.machines(lp.bound) <= np.unique(best).shape[0]
+
+
+def test_lp_ends_when_told_and_at_a_moving_target():
+    """Column generation ends at once when ``stop()`` is true (with only the
+    start's columns), and ends at a target it reads anew every round as soon as
+    its bound proves it, before the LP optimum."""
+    problem = paired(30, 4)
+    req, cap = problem.requests, problem.machines.capacity[0]
+    start = np.arange(problem.n, dtype=np.int64)
+    stopped = _vbp_bound.column_generation(req, cap, start, stop=lambda: True)
+    assert not stopped.optimal
+    assert stopped.columns.shape[0] == problem.n
+    full = _vbp_bound.column_generation(req, cap, start)
+    goal = _vbp_bound.machines(full.bound)
+    asked = []
+
+    def target() -> int:
+        asked.append(goal)
+        return goal if len(asked) > 3 else problem.n
+
+    moving = _vbp_bound.column_generation(req, cap, start, target=target)
+    assert len(asked) > 3
+    assert _vbp_bound.machines(moving.bound) == goal
+    assert moving.columns.shape[0] <= full.columns.shape[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dives_beside_find_the_pairing_and_close(seed):
+    """Dives in a second thread pack complementary pairs into one machine per
+    pair; asked for one machine fewer they find nothing, and ``close`` ends them
+    long before their deadline."""
+    problem = paired(40, seed)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    beside = _vbp.DivesBeside(problem, lp, 40, time.perf_counter() + 60.0, seed)
+    began = time.perf_counter()
+    while not beside.found() and time.perf_counter() - began < 60.0:
+        time.sleep(0.05)
+    beside.close()
+    assert beside.packing is not None
+    assert np.unique(beside.packing).shape[0] == 40
+    assert loads_fit(problem.requests, cap, beside.packing)
+    began = time.perf_counter()
+    beside = _vbp.DivesBeside(problem, lp, 39, began + 60.0, seed)
+    time.sleep(0.5)
+    beside.close()
+    assert beside.packing is None
+    assert time.perf_counter() - began < 30.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(instances)
+def test_cpsat_with_two_workers_is_valid_and_honest(data):
+    """With the LP, the search and the dives in two threads, the engine's packing
+    is valid, never worse than first fit decreasing, its bound never above it, and
+    it says optimal exactly when the two meet."""
+    req, cap = arrays(data)
+    problem = Problem.from_arrays(np.tile(cap, (req.shape[0], 1)), req)
+    ffd = solver.place(problem, engine="ffd").machines_used
+    pl = solver.place(problem, engine="cpsat", time_limit=1, workers=2)
+    solver.validate(problem, pl)
+    assert pl.placed == problem.n
+    assert pl.machines_used <= ffd
+    assert pl.bound <= pl.objective == pl.machines_used
+    assert (pl.status is Status.OPTIMAL) == (pl.objective == pl.bound)
