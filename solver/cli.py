@@ -92,7 +92,10 @@ def _build_parser() -> _Parser:
         "--workers",
         type=int,
         metavar="N",
-        help="CP-SAT search workers (cpsat and lns; greedy engines ignore it)",
+        help=(
+            "threads for cpsat (default: every core) and lns (default: 1); "
+            "greedy engines ignore it"
+        ),
     )
     place.add_argument("--json", action="store_true", help="one JSON object per engine")
     place.add_argument(

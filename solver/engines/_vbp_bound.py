@@ -5,7 +5,10 @@ columns used while every container type is covered) has an LP relaxation that is
 usually within one machine of the optimum (Caprara & Toth, 2001). It is solved by
 column generation: GLOP solves the restricted master, and the pricing problem, a
 d-dimensional bounded knapsack, is solved by
-:func:`~solver.engines._vbp_kernels.knapsack` with a node budget. Whatever the
+:func:`~solver.engines._vbp_kernels.knapsack` with a node budget, after cheaper
+columns: greedy packings under the duals, and neighbours of the master's basis (one
+item type out, the room refilled greedily), which near the LP optimum supply most
+improving columns for a fraction of a knapsack call. Whatever the
 state of the search, the duals ``pi`` give Farley's bound ``u.pi / z`` with ``z``
 any upper bound on the knapsack maximum, so the bound is valid at any deadline.
 """
@@ -115,6 +118,69 @@ def _greedy(
     return bool(seen)
 
 
+#: Distance from 1 within which a column's value counts as the basis's.
+_TIGHT = 1e-6
+
+
+class _Sparse:
+    """The master's columns as a growing sparse list (type, count), so that every
+    column's value under new duals costs one pass over a few entries each."""
+
+    def __init__(self, n_types: int) -> None:
+        self.n_types = n_types
+        self.types = np.zeros(1024, np.int64)
+        self.counts = np.zeros(1024, np.int64)
+        self.ends = [0]
+
+    def append(self, col: np.ndarray) -> None:
+        at = np.flatnonzero(col)
+        start, stop = self.ends[-1], self.ends[-1] + at.shape[0]
+        if stop > self.types.shape[0]:
+            self.types = np.resize(self.types, 2 * stop)
+            self.counts = np.resize(self.counts, 2 * stop)
+        self.types[start:stop] = at
+        self.counts[start:stop] = col[at]
+        self.ends.append(stop)
+
+    def tight(self, pi: np.ndarray) -> np.ndarray:
+        """The columns worth 1 under ``pi`` (int64, K x T)."""
+        ends = np.asarray(self.ends)
+        nnz = ends[-1]
+        if nnz == 0:
+            return np.zeros((0, self.n_types), np.int64)
+        worth = np.add.reduceat(pi[self.types[:nnz]] * self.counts[:nnz], ends[:-1])
+        rows = np.flatnonzero(np.abs(worth - 1.0) <= _TIGHT)
+        sizes = ends[rows + 1] - ends[rows]
+        row = np.repeat(np.arange(rows.shape[0]), sizes)
+        first = ends[rows] - np.cumsum(sizes) + sizes
+        entry = np.arange(row.shape[0]) + np.repeat(first, sizes)
+        out = np.zeros((rows.shape[0], self.n_types), np.int64)
+        out[row, self.types[entry]] = self.counts[entry]
+        return out
+
+
+def _swaps(
+    pi: np.ndarray,
+    types: np.ndarray,
+    counts: np.ndarray,
+    cap: np.ndarray,
+    sparse: _Sparse,
+    out: np.ndarray,
+    enter: Callable[[np.ndarray], None],
+) -> bool:
+    """Neighbours of the master's columns of zero reduced cost (its basis and its
+    ties) under ``pi``, one item type out and the room refilled greedily: those that
+    improve the master enter; True if any did. Near the LP optimum the improving
+    columns are mostly such neighbours, and finding them costs far less than a
+    knapsack call."""
+    tight = sparse.tight(pi)
+    filled = kernels.swap_columns(pi, types, counts, cap, tight, KEEP, out)
+    new = {col.tobytes(): col for col in out[:filled]}
+    for col in new.values():
+        enter(col.copy())
+    return bool(new)
+
+
 def _price(
     duals: np.ndarray,
     types: np.ndarray,
@@ -190,8 +256,11 @@ def column_generation(
     master = PatternMaster(counts, [], parameters=RESOLVE_PARAMETERS)
     lp = master.lp
 
+    sparse = _Sparse(n_types)
+
     def enter(col: np.ndarray) -> None:
         cols.append(col)
+        sparse.append(col)
         master.add_counts(col)
 
     for col in _columns_of(kind, np.asarray(start, np.int64), n_types):
@@ -225,6 +294,8 @@ def column_generation(
         exact = misses >= _MISSES
         at = pi if exact else SMOOTH * center + (1.0 - SMOOTH) * pi
         if misses == 0 and _greedy(at, pi, types, counts, cap, chain, enter):
+            continue
+        if misses == 0 and _swaps(pi, types, counts, cap, sparse, more, enter):
             continue
         began = time.perf_counter()
         value, upper, found = _price(at, types, counts, cap, nodes, out, more)

@@ -823,3 +823,78 @@ def greedy_columns(value, w, ub, cap, peak, out):
         if not taken:
             return row
     return out.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def swap_columns(value, w, ub, cap, cols, above, out):
+    """Neighbours of the multisets ``cols`` (int64, C x T, each within ``cap``):
+    one copy of an item type taken out, the room then filled greedily by value over
+    size with other types (within ``ub`` copies); rows of ``out`` (int64, K x T)
+    receive those worth more than ``above``, at most one per row of ``cols``.
+    Returns the rows filled."""
+    t_all, d = w.shape
+    key = np.empty(t_all, np.float64)
+    for t in range(t_all):
+        size = 0.0
+        for k in range(d):
+            size += w[t, k] / max(cap[k], 1)
+        key[t] = -value[t] / max(size, 1e-12)
+    order = np.argsort(key, kind="mergesort")
+    res = np.empty(d, np.int64)
+    new = np.empty(t_all, np.int64)
+    filled = 0
+    for c in range(cols.shape[0]):
+        if filled >= out.shape[0]:
+            break
+        base = 0.0
+        for k in range(d):
+            res[k] = cap[k]
+        for t in range(t_all):
+            if cols[c, t] > 0:
+                base += cols[c, t] * value[t]
+                for k in range(d):
+                    res[k] -= cols[c, t] * w[t, k]
+        best = above
+        best_t = -1
+        for t in range(t_all):
+            if cols[c, t] == 0:
+                continue
+            room = res.copy()
+            for k in range(d):
+                room[k] += w[t, k]
+            total = base - value[t]
+            for s in order:
+                if value[s] <= 0.0:
+                    break
+                if s == t:
+                    continue
+                n = _copies(ub[s] - cols[c, s], w, s, room)
+                if n > 0:
+                    total += n * value[s]
+                    for k in range(d):
+                        room[k] -= n * w[s, k]
+            if total > best:
+                best = total
+                best_t = t
+        if best_t < 0:
+            continue
+        # rebuild the best neighbour into its row
+        for t in range(t_all):
+            new[t] = cols[c, t]
+        new[best_t] -= 1
+        room = res.copy()
+        for k in range(d):
+            room[k] += w[best_t, k]
+        for s in order:
+            if value[s] <= 0.0:
+                break
+            if s == best_t:
+                continue
+            n = _copies(ub[s] - new[s], w, s, room)
+            if n > 0:
+                new[s] += n
+                for k in range(d):
+                    room[k] -= n * w[s, k]
+        out[filled] = new
+        filled += 1
+    return filled

@@ -19,8 +19,9 @@ from solver.bounds import (
     vector_bound,
 )
 from solver.datasets import read
+from solver.engines._vbp_bound import _Sparse
 from solver.engines._vbp_bound_kernels import most_items
-from solver.engines._vbp_kernels import greedy_columns, knapsack
+from solver.engines._vbp_kernels import greedy_columns, knapsack, swap_columns
 
 
 def most_together(req: list[list[int]], cap: list[int]) -> int:
@@ -180,3 +181,88 @@ def test_greedy_columns_pack_the_copies_in_turn(items, rows, peak):
     if filled < rows:
         # a row was left empty: nothing of value that is left fits an empty machine
         assert not ((left > 0) & (value > 0) & (w <= cap).all(axis=1)).any()
+
+
+def naive_swaps(value, w, ub, cap, cols, above):
+    """Plain-Python twin of ``swap_columns``: for each column, the best of its
+    neighbours (one copy of a type out, the room refilled by value over size with
+    the other types), kept when worth more than ``above``."""
+    t_all, d = w.shape
+    key = [-value[t] / max(sum(w[t, k] / cap[k] for k in range(d)), 1e-12)
+           for t in range(t_all)]
+    order = sorted(range(t_all), key=lambda t: key[t])
+    found = []
+    for col in cols:
+        best, best_row = above, None
+        for t in np.flatnonzero(col):
+            row = col.copy()
+            row[t] -= 1
+            for s in order:
+                if value[s] <= 0.0:
+                    break
+                if s == t:
+                    continue
+                while row[s] < ub[s] and ((row + np.eye(t_all, dtype=np.int64)[s]) @ w
+                                          <= cap).all():
+                    row[s] += 1
+            worth = float(row @ value)
+            if worth > best:
+                best, best_row = worth, row
+        if best_row is not None:
+            found.append(best_row)
+    return found
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-0.5, 1.0),
+            st.integers(0, 3),
+            st.lists(st.integers(0, 9), min_size=2, max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), max_size=5),
+    st.floats(0.0, 2.0),
+)
+def test_swap_columns_match_the_plain_neighbourhood(items, raw_cols, above):
+    """Every row ``swap_columns`` gives is the best one-out, greedy-refill
+    neighbour of a column, worth more than ``above``, as the plain twin finds."""
+    t_all = len(items)
+    value = np.array([v for v, _, _ in items])
+    ub = np.array([c for _, c, _ in items], np.int64)
+    w = np.array([s for _, _, s in items], np.int64)
+    cap = np.array([9, 9], np.int64)
+    cols = []
+    for raw in raw_cols:
+        col = np.minimum(np.array(raw[:t_all], np.int64), ub)
+        if (col @ w <= cap).all():
+            cols.append(col)
+    cols = np.array(cols, np.int64).reshape(-1, t_all)
+    out = np.zeros((max(len(cols), 1), t_all), np.int64)
+    filled = swap_columns(value, w, ub, cap, cols, above, out)
+    want = naive_swaps(value, w, ub, cap, cols, above)
+    assert filled == len(want)
+    for row, twin in zip(out[:filled], want, strict=True):
+        assert float(row @ value) == pytest.approx(float(twin @ value))
+        assert (row @ w <= cap).all()
+        assert (row <= ub).all()
+        assert float(row @ value) > above
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 3), min_size=5, max_size=5), min_size=1,
+             max_size=12),
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]), min_size=5, max_size=5),
+)
+def test_sparse_columns_find_those_worth_one(cols, duals):
+    """The sparse column list gives back exactly the columns worth 1 under the
+    duals, whole."""
+    cols = np.array([c for c in cols if any(c)], np.int64).reshape(-1, 5)
+    pi = np.array(duals)
+    sparse = _Sparse(5)
+    for col in cols:
+        sparse.append(col)
+    want = cols[np.abs(cols @ pi - 1.0) <= 1e-9]
+    assert np.array_equal(sparse.tight(pi), want)
