@@ -146,16 +146,29 @@ def test_knapsack_bound_holds_when_the_budget_cuts_the_search(d, items, budget, 
             assert best == pytest.approx(most, abs=1e-9)
 
 
-@given(
-    st.lists(
+def priced_items(most: int) -> st.SearchStrategy:
+    """Up to ``most`` item types as (value, copies, 2-d size) in machines of 9 x 9."""
+    return st.lists(
         st.tuples(
             st.floats(-0.5, 1.0),
             st.integers(0, 3),
             st.lists(st.integers(0, 9), min_size=2, max_size=2),
         ),
         min_size=1,
-        max_size=8,
-    ),
+        max_size=most,
+    )
+
+
+def item_arrays(items: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values, copies and sizes of ``priced_items`` as arrays."""
+    value = np.array([v for v, _, _ in items])
+    ub = np.array([c for _, c, _ in items], np.int64)
+    w = np.array([s for _, _, s in items], np.int64)
+    return value, ub, w
+
+
+@given(
+    priced_items(8),
     st.integers(1, 5),
     st.booleans(),
 )
@@ -163,9 +176,7 @@ def test_greedy_columns_pack_the_copies_in_turn(items, rows, peak):
     """Each row fits a machine and is not empty, together they take at most the
     copies there are, rows after the last filled one are empty, and no copy of
     value left over fits what a row leaves free (each row is a maximal greedy fill)."""
-    value = np.array([v for v, _, _ in items])
-    ub = np.array([c for _, c, _ in items], np.int64)
-    w = np.array([s for _, _, s in items], np.int64)
+    value, ub, w = item_arrays(items)
     cap = np.array([9, 9], np.int64)
     out = np.zeros((rows, len(items)), np.int64)
     filled = greedy_columns(value, w, ub, cap, peak, out)
@@ -214,15 +225,7 @@ def naive_swaps(value, w, ub, cap, cols, above):
 
 
 @given(
-    st.lists(
-        st.tuples(
-            st.floats(-0.5, 1.0),
-            st.integers(0, 3),
-            st.lists(st.integers(0, 9), min_size=2, max_size=2),
-        ),
-        min_size=1,
-        max_size=6,
-    ),
+    priced_items(6),
     st.lists(st.lists(st.integers(0, 2), min_size=6, max_size=6), max_size=5),
     st.floats(0.0, 2.0),
 )
@@ -230,9 +233,7 @@ def test_swap_columns_match_the_plain_neighbourhood(items, raw_cols, above):
     """Every row ``swap_columns`` gives is the best one-out, greedy-refill
     neighbour of a column, worth more than ``above``, as the plain twin finds."""
     t_all = len(items)
-    value = np.array([v for v, _, _ in items])
-    ub = np.array([c for _, c, _ in items], np.int64)
-    w = np.array([s for _, _, s in items], np.int64)
+    value, ub, w = item_arrays(items)
     cap = np.array([9, 9], np.int64)
     cols = []
     for raw in raw_cols:
