@@ -319,7 +319,7 @@ def lp_dives(
     while (attempts is None or k < attempts) and not stopped():
         several, step = k % 2 == 0, seed + k // 2
         k += 1
-        leaves = diver.dives(target, deadline, several, step, DISCREPANCIES)
+        leaves = diver.dives(target, deadline, several, step, DISCREPANCIES, stop)
         with contextlib.closing(leaves):
             for columns in leaves:
                 ones = np.ones(columns.shape[0])

@@ -442,6 +442,7 @@ class Diver:
         several: bool,
         seed: int = 0,
         discrepancies: int = 0,
+        stop: Callable[[], bool] | None = None,
     ) -> Iterator[np.ndarray]:
         """Machine contents (type counts, one row each) fixed by dives, each
         leaving what the LP packs into at most ``DIVE_REST`` machines; a dive stops
@@ -451,7 +452,8 @@ class Diver:
         tabu below, at most ``discrepancies`` times along a path. ``several``: every
         content of LP value at least ``ROUND_UP`` that fits what is left is fixed at
         once, else only the largest (when none is used whole); ``seed`` > 0
-        perturbs the LP values compared. Ends at ``deadline``."""
+        perturbs the LP values compared. Ends at ``deadline`` or when ``stop()``
+        turns true."""
         rng = np.random.default_rng(seed)
         rounds = _DIVE_ROUNDS[0 if several else 1]
 
@@ -461,7 +463,11 @@ class Diver:
             tabu: frozenset[int],
             spare: int,
         ) -> Iterator[np.ndarray]:
-            if time.perf_counter() >= deadline or not self._resolve(demands, rounds):
+            if (
+                time.perf_counter() >= deadline
+                or (stop is not None and stop())
+                or not self._resolve(demands, rounds)
+            ):
                 return
             rest = float(self.master.objective.Value())
             if len(fixed) + machines(rest) > target:

@@ -577,3 +577,15 @@ def test_cpsat_with_two_workers_is_valid_and_honest(data):
     assert pl.machines_used <= ffd
     assert pl.bound <= pl.objective == pl.machines_used
     assert (pl.status is Status.OPTIMAL) == (pl.objective == pl.bound)
+
+
+def test_dives_end_when_told():
+    """A dive checks ``stop()`` at every step: told to stop it fixes nothing, and
+    otherwise it reaches a leaf on complementary pairs."""
+    problem = paired(20, 3)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    diver = _vbp_bound.Diver(lp, cap)
+    far = time.perf_counter() + 60.0
+    assert list(diver.dives(20, far, True, 0, 1, stop=lambda: True)) == []
+    assert next(diver.dives(20, far, True, 0, 1, stop=lambda: False)).shape[0] > 0
