@@ -56,12 +56,9 @@ VBP_SEARCH_END = 0.95
 #: Share of the time limit by which the column generation bound of vector packing
 #: stops (it stops earlier once it proves the packing in hand optimal).
 VBP_LP_SHARE = 0.6
-#: Container types times dimensions above which the LP gets the shorter share
-#: ``VBP_LP_SHARE_LARGE`` (it converges in time on few containers per machine only),
-#: and above ``VBP_LP_SIZE_LARGE`` is left out.
-VBP_LP_SIZE = 2600
-VBP_LP_SIZE_LARGE = 6000
-VBP_LP_SHARE_LARGE = 0.3
+#: Container types times dimensions above which the LP is left out (it does not
+#: settle in time on many types in many dimensions).
+VBP_LP_SIZE_MAX = 6000
 #: Share of the time limit by which the LP bound stops when it runs in a thread of
 #: its own beside the pool search (the engine has two or more workers): it then
 #: takes no time from the search.
@@ -546,20 +543,17 @@ class CpsatEngine:
         total = 30.0 if limit is None else limit
         n_types = np.unique(problem.requests, axis=0).shape[0]
         lp = None
-        if n_types * problem.d <= VBP_LP_SIZE_LARGE and self._threads() > 1:
+        if n_types * problem.d <= VBP_LP_SIZE_MAX and self._threads() > 1:
             best, lp = _vbp.search_beside_lp(
                 problem, best, lb, start + VBP_LP_SHARE_BESIDE * total, seed
             )
             used = int(np.unique(best).shape[0])
-        elif n_types * problem.d <= VBP_LP_SIZE_LARGE:
-            # (the LP does not settle in time on many types in many dimensions)
-            size = n_types * problem.d
-            share = VBP_LP_SHARE if size <= VBP_LP_SIZE else VBP_LP_SHARE_LARGE
+        elif n_types * problem.d <= VBP_LP_SIZE_MAX:
             lp = _vbp_bound.column_generation(
                 problem.requests,
                 problem.machines.capacity[0],
                 np.asarray(best, np.int64),
-                deadline=start + share * total,
+                deadline=start + VBP_LP_SHARE * total,
                 target=used,
             )
         if lp is not None:
