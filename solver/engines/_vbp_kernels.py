@@ -790,12 +790,9 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
 
 
 @njit(cache=True, nogil=True)
-def greedy_columns(value, w, ub, cap, peak, out):
-    """Multisets of item types within ``cap``, one per row of ``out`` (int64, K x T),
-    each taken greedily by value over size (the sum of capacity shares, or the
-    largest one when ``peak``), as many copies as fit, from the copies of ``ub``
-    that the rows before it left: a greedy packing of the most valuable items.
-    Returns the rows filled (those after it are zero)."""
+def _density_order(value, w, cap, peak):
+    """Item types by value over size (the sum of capacity shares, or the largest
+    one when ``peak``), most valuable first."""
     t_all, d = w.shape
     key = np.empty(t_all, np.float64)
     for t in range(t_all):
@@ -804,24 +801,43 @@ def greedy_columns(value, w, ub, cap, peak, out):
             share = w[t, k] / max(cap[k], 1)
             size = max(size, share) if peak else size + share
         key[t] = -value[t] / max(size, 1e-12)
-    order = np.argsort(key, kind="mergesort")
+    return np.argsort(key, kind="mergesort")
+
+
+@njit(cache=True, nogil=True)
+def _refill(row, room, value, w, ub, order, skip, worth):
+    """Add to ``row`` (counts per type) as many copies as fit ``room`` (updated)
+    of each type in ``order`` of positive value, within ``ub`` copies in all,
+    passing over type ``skip``; returns ``worth`` plus the value added."""
+    for s in order:
+        if value[s] <= 0.0:
+            break
+        if s == skip:
+            continue
+        n = _copies(ub[s] - row[s], w, s, room)
+        if n > 0:
+            row[s] += n
+            worth += n * value[s]
+            for k in range(w.shape[1]):
+                room[k] -= n * w[s, k]
+    return worth
+
+
+@njit(cache=True, nogil=True)
+def greedy_columns(value, w, ub, cap, peak, out):
+    """Multisets of item types within ``cap``, one per row of ``out`` (int64, K x T),
+    each taken greedily by value over size (the sum of capacity shares, or the
+    largest one when ``peak``), as many copies as fit, from the copies of ``ub``
+    that the rows before it left: a greedy packing of the most valuable items.
+    Returns the rows filled (those after it are zero)."""
+    order = _density_order(value, w, cap, peak)
     left = ub.copy()
     out[:] = 0
     for row in range(out.shape[0]):
-        res = cap.copy()
-        taken = False
-        for t in order:
-            if value[t] <= 0.0:
-                break
-            c = _copies(left[t], w, t, res)
-            if c > 0:
-                out[row, t] = c
-                left[t] -= c
-                taken = True
-                for k in range(d):
-                    res[k] -= c * w[t, k]
-        if not taken:
+        _refill(out[row], cap.copy(), value, w, left, order, -1, 0.0)
+        if not out[row].any():
             return row
+        left -= out[row]
     return out.shape[0]
 
 
@@ -833,13 +849,7 @@ def swap_columns(value, w, ub, cap, cols, above, out):
     receive those worth more than ``above``, at most one per row of ``cols``.
     Returns the rows filled."""
     t_all, d = w.shape
-    key = np.empty(t_all, np.float64)
-    for t in range(t_all):
-        size = 0.0
-        for k in range(d):
-            size += w[t, k] / max(cap[k], 1)
-        key[t] = -value[t] / max(size, 1e-12)
-    order = np.argsort(key, kind="mergesort")
+    order = _density_order(value, w, cap, False)
     res = np.empty(d, np.int64)
     new = np.empty(t_all, np.int64)
     filled = 0
@@ -855,46 +865,16 @@ def swap_columns(value, w, ub, cap, cols, above, out):
                 for k in range(d):
                     res[k] -= cols[c, t] * w[t, k]
         best = above
-        best_t = -1
         for t in range(t_all):
             if cols[c, t] == 0:
                 continue
-            room = res.copy()
-            for k in range(d):
-                room[k] += w[t, k]
-            total = base - value[t]
-            for s in order:
-                if value[s] <= 0.0:
-                    break
-                if s == t:
-                    continue
-                n = _copies(ub[s] - cols[c, s], w, s, room)
-                if n > 0:
-                    total += n * value[s]
-                    for k in range(d):
-                        room[k] -= n * w[s, k]
+            new[:] = cols[c]
+            new[t] -= 1
+            room = res + w[t]
+            total = _refill(new, room, value, w, ub, order, t, base - value[t])
             if total > best:
                 best = total
-                best_t = t
-        if best_t < 0:
-            continue
-        # rebuild the best neighbour into its row
-        for t in range(t_all):
-            new[t] = cols[c, t]
-        new[best_t] -= 1
-        room = res.copy()
-        for k in range(d):
-            room[k] += w[best_t, k]
-        for s in order:
-            if value[s] <= 0.0:
-                break
-            if s == best_t:
-                continue
-            n = _copies(ub[s] - new[s], w, s, room)
-            if n > 0:
-                new[s] += n
-                for k in range(d):
-                    room[k] -= n * w[s, k]
-        out[filled] = new
-        filled += 1
+                out[filled] = new
+        if best > above:
+            filled += 1
     return filled

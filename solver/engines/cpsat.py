@@ -543,20 +543,20 @@ class CpsatEngine:
         total = 30.0 if limit is None else limit
         n_types = np.unique(problem.requests, axis=0).shape[0]
         lp = None
-        if n_types * problem.d <= VBP_LP_SIZE_MAX and self._threads() > 1:
-            best, lp = _vbp.search_beside_lp(
-                problem, best, lb, start + VBP_LP_SHARE_BESIDE * total, seed
-            )
-            used = int(np.unique(best).shape[0])
-        elif n_types * problem.d <= VBP_LP_SIZE_MAX:
-            lp = _vbp_bound.column_generation(
-                problem.requests,
-                problem.machines.capacity[0],
-                np.asarray(best, np.int64),
-                deadline=start + VBP_LP_SHARE * total,
-                target=used,
-            )
-        if lp is not None:
+        if n_types * problem.d <= VBP_LP_SIZE_MAX:
+            if self._threads() > 1:
+                best, lp = _vbp.search_beside_lp(
+                    problem, best, lb, start + VBP_LP_SHARE_BESIDE * total, seed
+                )
+                used = int(np.unique(best).shape[0])
+            else:
+                lp = _vbp_bound.column_generation(
+                    problem.requests,
+                    problem.machines.capacity[0],
+                    np.asarray(best, np.int64),
+                    deadline=start + VBP_LP_SHARE * total,
+                    target=used,
+                )
             lb = max(lb, _vbp_bound.machines(lp.bound))
         beside = None
         if lp is not None and lp.optimal and used > lb and self._threads() > 1:
@@ -566,7 +566,7 @@ class CpsatEngine:
             )
         try:
             return self._pack_from_lp(
-                problem, best, lb, lp, beside, limit, seed, start
+                problem, best, lb, lp, beside, n_types, limit, seed, start
             )
         finally:
             if beside is not None:
@@ -579,15 +579,16 @@ class CpsatEngine:
         lb: int,
         lp: _vbp_bound.LPBound | None,
         beside: _vbp.DivesBeside | None,
+        n_types: int,
         limit: float | None,
         seed: int,
         start: float,
     ) -> tuple[np.ndarray, int, tuple[str, float] | None]:
         """Vector packing after the bounds: dives on the LP, price-and-branch at
         the bound, then the pool search and more dives, each phase skipped once
-        ``beside`` (dives in another thread) packs into ``lb`` machines."""
+        ``beside`` (dives in another thread) packs into ``lb`` machines;
+        ``n_types``: distinct container requests."""
         used = int(np.unique(best).shape[0])
-        n_types = np.unique(problem.requests, axis=0).shape[0]
         total = 30.0 if limit is None else limit
 
         def settled() -> bool:
