@@ -67,7 +67,9 @@ class LPBound:
     and ``kind`` (n) maps each container to its type. ``duals`` (T) are the dual
     solution behind ``bound``: no pattern is worth more than 1 under them, and
     ``counts @ duals == bound``. ``settled``: the LP is optimal, or the bound rounds
-    up to the same machines as the master's value (more columns cannot raise it)."""
+    up to the same machines as the master's value (more columns cannot raise it).
+    ``node_seconds``: the most seconds per budgeted knapsack node a pricing call
+    took, so that later calls can size their budget to the time left."""
 
     bound: float
     optimal: bool
@@ -78,6 +80,7 @@ class LPBound:
     kind: np.ndarray
     duals: np.ndarray
     settled: bool = False
+    node_seconds: float = 0.0
 
 
 def machines(bound: float) -> int:
@@ -270,6 +273,7 @@ def column_generation(
     chain = np.zeros((_CHAIN, n_types), np.int64)
     optimal = settled = False
     misses = 0
+    node_seconds = 0.0
 
     def settles() -> bool:
         """The bound rounds up like the master's value (asked for by ``settle``)."""
@@ -300,6 +304,7 @@ def column_generation(
         began = time.perf_counter()
         value, upper, found = _price(at, types, counts, cap, nodes, out, more)
         spent = time.perf_counter() - began
+        node_seconds = max(node_seconds, spent / nodes)
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
             best = farley
@@ -341,6 +346,7 @@ def column_generation(
         kind,
         best_duals,
         settled or optimal,
+        node_seconds,
     )
 
 
@@ -353,6 +359,8 @@ _DIVE_ROUNDS = (3, 1)
 #: Further columns a dive's pricing call hands back: a dive prices only one to three
 #: rounds per step, and every column makes its re-solves dearer.
 _DIVE_MORE = 8
+#: Fewest knapsack nodes worth a dive's pricing call.
+_DIVE_NODES_MIN = 1_000
 #: Most columns times container types of the LP a Diver starts from: its first
 #: solve is from scratch, and takes most of a second on 2,800 columns of 500 types.
 DIVE_SIZE = 500_000
@@ -378,6 +386,7 @@ class Diver:
     def __init__(self, lp: LPBound, cap: np.ndarray) -> None:
         self.types, self.counts = lp.types, lp.counts
         self.cap = np.ascontiguousarray(cap, dtype=np.int64)
+        self.node_seconds = lp.node_seconds
         # (GLOP's defaults: the presolve drops the rows a fixed content has covered)
         self.master = PatternMaster(self.counts, [])
         self.cols: list[np.ndarray] = []
@@ -388,9 +397,21 @@ class Diver:
         self.cols.append(col.copy())
         self.master.add_counts(col)
 
-    def _resolve(self, demands: np.ndarray, rounds: int) -> bool:
-        """The LP over ``demands`` with up to ``rounds`` pricing rounds; False when
-        GLOP fails."""
+    def _budget(self, deadline: float) -> int:
+        """Knapsack nodes a pricing call may take before ``deadline``, as fast as
+        the slowest call so far (a call with 10 dimensions can take most of a
+        second); 0 when too few to be worth a call."""
+        left = deadline - time.perf_counter()
+        if left <= 0.0:
+            return 0
+        if self.node_seconds <= 0.0 or left >= NODES * self.node_seconds:
+            return NODES
+        nodes = int(left / self.node_seconds)
+        return nodes if nodes >= _DIVE_NODES_MIN else 0
+
+    def _resolve(self, demands: np.ndarray, rounds: int, deadline: float) -> bool:
+        """The LP over ``demands`` with up to ``rounds`` pricing rounds, fewer
+        when ``deadline`` leaves no time for them; False when GLOP fails."""
         master, n_types = self.master, self.types.shape[0]
         out = np.zeros(n_types, np.int64)
         more = np.zeros((_DIVE_MORE, n_types), np.int64)
@@ -398,10 +419,14 @@ class Diver:
         for r in range(rounds + 1):
             if master.lp.Solve() != pywraplp.Solver.OPTIMAL:
                 return False
-            if r == rounds:
+            nodes = self._budget(deadline)
+            if r == rounds or nodes == 0:
                 break
             pi = master.row_duals()
-            _, _, found = _price(pi, self.types, demands, self.cap, NODES, out, more)
+            began = time.perf_counter()
+            _, _, found = _price(pi, self.types, demands, self.cap, nodes, out, more)
+            spent = time.perf_counter() - began
+            self.node_seconds = max(self.node_seconds, spent / nodes)
             entering = _entering(pi, out, more, found)
             if not entering:
                 break
@@ -466,7 +491,7 @@ class Diver:
             if (
                 time.perf_counter() >= deadline
                 or (stop is not None and stop())
-                or not self._resolve(demands, rounds)
+                or not self._resolve(demands, rounds, deadline)
             ):
                 return
             rest = float(self.master.objective.Value())

@@ -471,6 +471,32 @@ def test_dives_start_from_the_used_then_the_cheapest_columns(monkeypatch):
     assert np.unique(found).shape[0] == 40
 
 
+def test_dive_pricing_fits_the_time_left():
+    """A dive's re-solve prices only while its deadline leaves room for a knapsack
+    call at the slowest speed seen so far: past the deadline, or with too few
+    nodes' worth of time, the master's columns stay as they are."""
+    rng = np.random.default_rng(3)
+    cap = np.array([100, 100, 100], np.int64)
+    req = rng.integers(5, 60, size=(40, 3))
+    lp = _vbp_bound.column_generation(req, cap, max_iter=1)
+    diver = _vbp_bound.Diver(lp, cap)
+    assert diver._budget(time.perf_counter() + 60.0) == _vbp_bound.NODES
+    before = len(diver.cols)
+    assert diver._resolve(lp.counts, 3, time.perf_counter() - 1.0)
+    assert len(diver.cols) == before
+    assert diver._resolve(lp.counts, 3, time.perf_counter() + 60.0)
+    assert len(diver.cols) > before
+    assert diver.node_seconds > 0.0
+    diver.node_seconds = 1.0  # a node a second: a minute holds too few nodes
+    assert diver._budget(time.perf_counter() + 60.0) == 0
+    diver.node_seconds = 1e-6
+    assert 0 < diver._budget(time.perf_counter() + 0.1) < _vbp_bound.NODES
+    grown = len(diver.cols)
+    diver.node_seconds = 1.0
+    assert diver._resolve(lp.counts - 1, 3, time.perf_counter() + 60.0)
+    assert len(diver.cols) == grown
+
+
 def test_vector_lp_bound_closes_paired_instances():
     """Complementary pairs: the LP bound equals the optimum and the vector bound."""
     problem = paired(10, 2)
