@@ -356,6 +356,9 @@ DIVE_REST = 2.0
 ROUND_UP = 0.6
 #: Pricing rounds after each fixing step, when fixing several contents or one.
 _DIVE_ROUNDS = (3, 1)
+#: Most pricing rounds a dive spends to see whether a path that seems to need too
+#: many machines really does (its few rounds per step overstate the LP).
+CONFIRM_ROUNDS = 20
 #: Further columns a dive's pricing call hands back: a dive prices only one to three
 #: rounds per step, and every column makes its re-solves dearer.
 _DIVE_MORE = 8
@@ -409,9 +412,17 @@ class Diver:
         nodes = int(left / self.node_seconds)
         return nodes if nodes >= _DIVE_NODES_MIN else 0
 
-    def _resolve(self, demands: np.ndarray, rounds: int, deadline: float) -> bool:
+    def _resolve(
+        self,
+        demands: np.ndarray,
+        rounds: int,
+        deadline: float,
+        goal: int | None = None,
+    ) -> bool:
         """The LP over ``demands`` with up to ``rounds`` pricing rounds, fewer
-        when ``deadline`` leaves no time for them; False when GLOP fails."""
+        when ``deadline`` leaves no time for them, no column improves or, given
+        ``goal``, once the master's value rounds up to at most ``goal`` machines or
+        Farley's bound proves more; False when GLOP fails."""
         master, n_types = self.master, self.types.shape[0]
         out = np.zeros(n_types, np.int64)
         more = np.zeros((_DIVE_MORE, n_types), np.int64)
@@ -419,14 +430,20 @@ class Diver:
         for r in range(rounds + 1):
             if master.lp.Solve() != pywraplp.Solver.OPTIMAL:
                 return False
+            if goal is not None and machines(master.objective.Value()) <= goal:
+                break
             nodes = self._budget(deadline)
             if r == rounds or nodes == 0:
                 break
             pi = master.row_duals()
             began = time.perf_counter()
-            _, _, found = _price(pi, self.types, demands, self.cap, nodes, out, more)
+            _, upper, found = _price(
+                pi, self.types, demands, self.cap, nodes, out, more
+            )
             spent = time.perf_counter() - began
             self.node_seconds = max(self.node_seconds, spent / nodes)
+            if goal is not None and machines(demands @ pi / max(upper, 1.0)) > goal:
+                break
             entering = _entering(pi, out, more, found)
             if not entering:
                 break
@@ -496,7 +513,14 @@ class Diver:
                 return
             rest = float(self.master.objective.Value())
             if len(fixed) + machines(rest) > target:
-                return
+                # the few rounds priced so far overstate the LP over what is left:
+                # price on before calling the path a dead end
+                goal = target - len(fixed)
+                if not self._resolve(demands, CONFIRM_ROUNDS, deadline, goal):
+                    return
+                rest = float(self.master.objective.Value())
+                if len(fixed) + machines(rest) > target:
+                    return
             if rest <= DIVE_REST or not demands.any():
                 yield np.array(fixed, np.int64).reshape(-1, self.types.shape[0])
                 return

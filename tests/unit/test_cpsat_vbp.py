@@ -497,6 +497,52 @@ def test_dive_pricing_fits_the_time_left():
     assert len(diver.cols) == grown
 
 
+def test_dive_resolve_prices_until_the_goal_is_met_or_disproved():
+    """Given a goal, a dive's re-solve stops pricing as soon as the master's value
+    fits it, prices on until it does when the LP allows, and never fits a goal
+    below the LP bound."""
+    rng = np.random.default_rng(5)
+    cap = np.array([100, 100, 100], np.int64)
+    req = rng.integers(5, 60, size=(40, 3))
+    full = _vbp_bound.column_generation(req, cap)
+    assert full.optimal
+    bound = _vbp_bound.machines(full.bound)
+    lp = _vbp_bound.column_generation(req, cap, max_iter=1)
+    diver = _vbp_bound.Diver(lp, cap)
+
+    def machines_now() -> int:
+        return _vbp_bound.machines(diver.master.objective.Value())
+
+    assert diver._resolve(lp.counts, 0, float("inf"))
+    start, before = machines_now(), len(diver.cols)
+    assert start > bound
+    assert diver._resolve(lp.counts, 500, float("inf"), start)
+    assert len(diver.cols) == before
+    assert diver._resolve(lp.counts, 500, float("inf"), bound - 1)
+    assert machines_now() > bound - 1
+    assert diver._resolve(lp.counts, 500, float("inf"), bound)
+    assert machines_now() <= bound
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dives_price_before_calling_a_path_dead(monkeypatch, seed):
+    """From one container per machine and no pricing at the steps, the master over
+    what is left overstates the machines it needs; the dives price on before
+    giving a path up, and still reach the optimum of complementary pairs."""
+    monkeypatch.setattr(_vbp_bound, "_DIVE_ROUNDS", (0, 0))
+    monkeypatch.setattr(_vbp_bound, "CONFIRM_ROUNDS", 100)  # from no pairs at all
+    problem = paired(30, seed)
+    cap = problem.machines.capacity[0]
+    alone = np.arange(problem.n, dtype=np.int64)
+    lp = _vbp_bound.column_generation(problem.requests, cap, alone, max_iter=0)
+    diver = _vbp_bound.Diver(lp, cap)
+    leaf = next(diver.dives(30, time.perf_counter() + 20.0, False, seed), None)
+    assert leaf is not None
+    assert leaf.shape[0] <= 30
+    assert (leaf.sum(axis=0) <= lp.counts).all()
+    assert (leaf @ lp.types <= cap).all()
+
+
 def test_vector_lp_bound_closes_paired_instances():
     """Complementary pairs: the LP bound equals the optimum and the vector bound."""
     problem = paired(10, 2)
