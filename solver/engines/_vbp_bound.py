@@ -361,8 +361,8 @@ _DIVE_ROUNDS = (3, 0)
 #: Most pricing rounds a dive spends to see whether a path that seems to need too
 #: many machines really does (its few rounds per step overstate the LP).
 CONFIRM_ROUNDS = 20
-#: Further columns a dive's pricing call hands back: a dive prices only one to three
-#: rounds per step, and every column makes its re-solves dearer.
+#: Further columns a dive's pricing call hands back: a dive prices only a few rounds
+#: per step, and every column makes its re-solves dearer.
 _DIVE_MORE = 8
 #: Fewest knapsack nodes worth a dive's pricing call.
 _DIVE_NODES_MIN = 1_000
@@ -385,8 +385,9 @@ def _dive_columns(lp: LPBound) -> np.ndarray:
 class Diver:
     """LP dives with re-optimisation over the columns of a solved LP (``lp``): the
     machine contents the LP uses are fixed step by step, and the LP over what is
-    left is re-solved, with pricing, after each step. Unlike rounding the first LP
-    solution once, every step sees the containers still open."""
+    left is re-solved after each step (priced when several were fixed, or when the
+    path seems dead). Unlike rounding the first LP solution once, every step sees
+    the containers still open."""
 
     def __init__(self, lp: LPBound, cap: np.ndarray) -> None:
         self.types, self.counts = lp.types, lp.counts
