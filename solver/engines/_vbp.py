@@ -304,20 +304,21 @@ def lp_dives(
     seed: int = 0,
     attempts: int | None = None,
     stop: Callable[[], bool] | None = None,
+    single_first: bool = False,
 ) -> np.ndarray | None:
     """A packing into ``target`` machines from dives on the LP that re-solve it
     as they go (:class:`~solver.engines._vbp_bound.Diver`), fixing several machine
-    contents per step and one per step in turn, each backing up ``DISCREPANCIES``
-    times, the pool search packing what each leaves; None when ``attempts`` such
-    searches (None: any number) or ``deadline`` pass first, or ``stop()`` turns
-    true."""
+    contents per step and one per step in turn (one first with ``single_first``),
+    each backing up ``DISCREPANCIES`` times, the pool search packing what each
+    leaves; None when ``attempts`` such searches (None: any number) or ``deadline``
+    pass first, or ``stop()`` turns true."""
 
     def stopped() -> bool:
         return time.perf_counter() >= deadline or (stop is not None and stop())
 
     k = 0
     while (attempts is None or k < attempts) and not stopped():
-        several, step = k % 2 == 0, seed + k // 2
+        several, step = (k % 2 == 0) != single_first, seed + k // 2
         k += 1
         leaves = diver.dives(target, deadline, several, step, DISCREPANCIES, stop)
         with contextlib.closing(leaves):
@@ -335,9 +336,10 @@ def lp_dives(
 
 class DivesBeside:
     """LP dives in a second thread, on a :class:`~solver.engines._vbp_bound.Diver`
-    of their own and with other seeds, while the caller searches in this one:
-    ``packing`` is the first packing into ``target`` machines they find (None until
-    then). They end at ``deadline``, at that packing, or at :meth:`close`."""
+    of their own, with other seeds and starting with the other kind of dive, while
+    the caller searches in this one: ``packing`` is the first packing into
+    ``target`` machines they find (None until then). They end at ``deadline``, at
+    that packing, or at :meth:`close`."""
 
     #: Added to the caller's seed: the dives beside take other paths.
     SEED_OFFSET = 1_000
@@ -361,8 +363,16 @@ class DivesBeside:
         self, problem: Problem, lp: LPBound, target: int, deadline: float, seed: int
     ) -> None:
         diver = Diver(lp, problem.machines.capacity[0])
+        # one content at a time first: the caller's dives start with several
         found = lp_dives(
-            problem, lp, diver, target, deadline, seed, stop=self._closed.is_set
+            problem,
+            lp,
+            diver,
+            target,
+            deadline,
+            seed,
+            stop=self._closed.is_set,
+            single_first=True,
         )
         if found is not None:
             self.packing = found

@@ -661,3 +661,32 @@ def test_dives_end_when_told():
     far = time.perf_counter() + 60.0
     assert list(diver.dives(20, far, True, 0, 1, stop=lambda: True)) == []
     assert next(diver.dives(20, far, True, 0, 1, stop=lambda: False)).shape[0] > 0
+
+
+@pytest.mark.parametrize("single_first", [False, True])
+def test_lp_dives_alternate_the_kinds_of_dive(monkeypatch, single_first):
+    """``lp_dives`` alternates dives fixing several contents per step and one, a new
+    seed every two; the dives beside the caller's start with the other kind."""
+    problem = paired(10, 4)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    asked = []
+
+    def no_leaves(self, target, deadline, several, seed=0, *rest, **kw):
+        asked.append((several, seed))
+        yield from ()
+
+    monkeypatch.setattr(_vbp_bound.Diver, "dives", no_leaves)
+    diver = _vbp_bound.Diver(lp, cap)
+    far = time.perf_counter() + 60.0
+    kwargs = {"single_first": True} if single_first else {}
+    assert _vbp.lp_dives(problem, lp, diver, 9, far, 5, attempts=4, **kwargs) is None
+    first = not single_first
+    assert asked == [(first, 5), (not first, 5), (first, 6), (not first, 6)]
+    asked.clear()
+    beside = _vbp.DivesBeside(problem, lp, 9, time.perf_counter() + 60.0, 5)
+    began = time.perf_counter()
+    while not asked and time.perf_counter() - began < 30.0:
+        time.sleep(0.01)
+    beside.close()
+    assert asked[0] == (False, 5 + _vbp.DivesBeside.SEED_OFFSET)
