@@ -335,7 +335,7 @@ def column_generation(
             misses += 1
     values = np.zeros(len(cols))
     if lp.Solve() == pywraplp.Solver.OPTIMAL:
-        values = np.array(master.values())
+        values = master.values()
     return LPBound(
         best,
         optimal,
@@ -422,21 +422,26 @@ class Diver:
         deadline: float,
         goal: int | None = None,
     ) -> bool:
-        """The LP over ``demands`` with up to ``rounds`` pricing rounds, fewer
-        when ``deadline`` leaves no time for them, no column improves or, given
-        ``goal``, once the master's value rounds up to at most ``goal`` machines or
-        Farley's bound proves more; False when GLOP fails."""
+        """The LP over ``demands`` with ``rounds`` pricing rounds, fewer when
+        ``deadline`` leaves no time for them or no column improves. Given ``goal``,
+        while the master's value then rounds up to more than ``goal`` machines, up
+        to ``CONFIRM_ROUNDS`` more, until Farley's bound proves it: a master priced
+        this little overstates the LP, and a dive must not give up a path on that.
+        False when GLOP fails."""
         master, n_types = self.master, self.types.shape[0]
         out = np.zeros(n_types, np.int64)
         more = np.zeros((_DIVE_MORE, n_types), np.int64)
+        last = rounds + (0 if goal is None else CONFIRM_ROUNDS)
         master.set_demands(demands)
-        for r in range(rounds + 1):
+        for r in range(last + 1):
             if master.lp.Solve() != pywraplp.Solver.OPTIMAL:
                 return False
-            if goal is not None and machines(master.objective.Value()) <= goal:
+            if r >= rounds and (
+                goal is None or machines(master.objective.Value()) <= goal
+            ):
                 break
             nodes = self._budget(deadline)
-            if r == rounds or nodes == 0:
+            if r == last or nodes == 0:
                 break
             pi = master.row_duals()
             began = time.perf_counter()
@@ -445,7 +450,8 @@ class Diver:
             )
             spent = time.perf_counter() - began
             self.node_seconds = max(self.node_seconds, spent / nodes)
-            if goal is not None and machines(demands @ pi / max(upper, 1.0)) > goal:
+            farley = demands @ pi / max(upper, 1.0)
+            if goal is not None and r >= rounds and machines(farley) > goal:
                 break
             entering = _entering(pi, out, more, found)
             if not entering:
@@ -511,23 +517,16 @@ class Diver:
             if (
                 time.perf_counter() >= deadline
                 or (stop is not None and stop())
-                or not self._resolve(demands, rounds, deadline)
+                or not self._resolve(demands, rounds, deadline, target - len(fixed))
             ):
                 return
             rest = float(self.master.objective.Value())
             if len(fixed) + machines(rest) > target:
-                # the few rounds priced so far overstate the LP over what is left:
-                # price on before calling the path a dead end
-                goal = target - len(fixed)
-                if not self._resolve(demands, CONFIRM_ROUNDS, deadline, goal):
-                    return
-                rest = float(self.master.objective.Value())
-                if len(fixed) + machines(rest) > target:
-                    return
+                return
             if rest <= DIVE_REST or not demands.any():
                 yield np.array(fixed, np.int64).reshape(-1, self.types.shape[0])
                 return
-            values = np.array(self.master.values())
+            values = self.master.values()
             noise = np.ones(values.shape[0])
             if seed:
                 noise += 0.1 * rng.random(values.shape[0])

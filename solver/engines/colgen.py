@@ -222,7 +222,7 @@ def _dive(
                 done = _complete(items, demands, target - len(patterns), deadline, seed)
                 if done is not None:
                     return patterns + done
-            amounts = np.array(master.values())
+            amounts = master.values()
             whole = [
                 (master.columns[k], math.floor(amounts[k] + _EPS))
                 for k in np.flatnonzero(amounts >= 1 - _EPS).tolist()

@@ -593,7 +593,7 @@ class CpsatEngine:
 
         def settled() -> bool:
             nonlocal best, used
-            if beside is not None and beside.packing is not None:
+            if beside is not None and beside.found():
                 best = beside.packing
                 used = int(np.unique(best).shape[0])
             return used <= lb

@@ -497,10 +497,11 @@ def test_dive_pricing_fits_the_time_left():
     assert len(diver.cols) == grown
 
 
-def test_dive_resolve_prices_until_the_goal_is_met_or_disproved():
+def test_dive_resolve_prices_until_the_goal_is_met_or_disproved(monkeypatch):
     """Given a goal, a dive's re-solve stops pricing as soon as the master's value
     fits it, prices on until it does when the LP allows, and never fits a goal
     below the LP bound."""
+    monkeypatch.setattr(_vbp_bound, "CONFIRM_ROUNDS", 500)
     rng = np.random.default_rng(5)
     cap = np.array([100, 100, 100], np.int64)
     req = rng.integers(5, 60, size=(40, 3))
@@ -516,11 +517,11 @@ def test_dive_resolve_prices_until_the_goal_is_met_or_disproved():
     assert diver._resolve(lp.counts, 0, float("inf"))
     start, before = machines_now(), len(diver.cols)
     assert start > bound
-    assert diver._resolve(lp.counts, 500, float("inf"), start)
+    assert diver._resolve(lp.counts, 0, float("inf"), start)
     assert len(diver.cols) == before
-    assert diver._resolve(lp.counts, 500, float("inf"), bound - 1)
+    assert diver._resolve(lp.counts, 0, float("inf"), bound - 1)
     assert machines_now() > bound - 1
-    assert diver._resolve(lp.counts, 500, float("inf"), bound)
+    assert diver._resolve(lp.counts, 0, float("inf"), bound)
     assert machines_now() <= bound
 
 
