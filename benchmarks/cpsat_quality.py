@@ -6,6 +6,7 @@ Prints Markdown tables. Examples::
     python benchmarks/cpsat_quality.py vbp --stride 10 --time-limit 10
     python benchmarks/cpsat_quality.py lns --containers 100000 --time-limit 60
     python benchmarks/cpsat_quality.py vbp-lp new/class6/class6_120_5_0 --time-limit 30
+    python benchmarks/cpsat_quality.py vbp-dives new/class5/class5_120_5_9 --seeds 12
 
 ``bpplib`` takes ``--per-family`` instances spread evenly over the sizes of
 Falkenauer U, Falkenauer T, Scholl 1 and Scholl 2; ``vbp`` takes every
@@ -16,7 +17,11 @@ datasets; skipped with a note when absent) or, with ``--workload cluster``, from
 ``solver.datasets.synthetic.cluster_workload``, and compares ``lns`` with ``ffd``, the
 best greedy engine and the bounds; ``vbp-lp`` runs the column generation LP bound
 alone on the named vector packing instances (from a bin-centric start, until it is
-solved or the time limit), as the ``cpsat`` engine does before its search.
+solved or the time limit), as the ``cpsat`` engine does before its search;
+``vbp-dives`` solves that LP (from the best bin-centric packing, as ``cpsat`` does)
+and then runs, for each seed, one dive of each kind at its bound (``lp_dives`` with
+two attempts on a fresh ``Diver``) within the time limit, and counts the seeds whose
+dives pack into the bound.
 A best known value marked ``*`` is not proven optimal.
 """
 
@@ -212,6 +217,41 @@ def vbp_lp(args: argparse.Namespace) -> None:
     print(f"\nseconds in all: {total:.1f}")
 
 
+def vbp_dives(args: argparse.Namespace) -> None:
+    """Success of the LP dives at the LP bound, seed by seed, on named instances."""
+    from solver.engines import _vbp, _vbp_bound
+
+    lines = [
+        "| instance | LP bound | machines | seeds packing into them | seconds each |",
+        "|---|---:|---:|---|---|",
+    ]
+    for name in args.instances:
+        problem = read(DATA / "vbp_vectorpack" / f"{name}.vbp")
+        cap = problem.machines.capacity[0]
+        start = _vbp.constructive(problem)
+        lp = _vbp_bound.column_generation(
+            problem.requests, cap, start, deadline=time.perf_counter() + args.lp_limit
+        )
+        target = _vbp_bound.machines(lp.bound)
+        found = []
+        for seed in range(args.seeds):
+            began = time.perf_counter()
+            diver = _vbp_bound.Diver(lp, cap)
+            packing = _vbp.lp_dives(
+                problem, lp, diver, target, began + args.time_limit, seed, 2
+            )
+            if packing is not None:
+                assert np.unique(packing).shape[0] <= target
+                found.append(time.perf_counter() - began)
+        solved = "" if lp.optimal else " (not solved)"
+        lines.append(
+            f"| {name} | {lp.bound:.3f}{solved} | {target} | "
+            f"{len(found)}/{args.seeds} | {', '.join(f'{s:.1f}' for s in found)} |"
+        )
+        print(f"<!-- {name} done -->", flush=True)
+    print("\n".join(lines))
+
+
 GREEDY = ("ffd", "bfd", "dot", "l2", "wfd")
 
 
@@ -317,6 +357,11 @@ def main() -> None:
     )
     c = sub.add_parser("vbp-lp")
     c.add_argument("instances", nargs="+", help="e.g. new/class6/class6_120_5_0")
+    dv = sub.add_parser("vbp-dives")
+    dv.add_argument("instances", nargs="+", help="e.g. new/class5/class5_120_5_9")
+    dv.add_argument("--seeds", type=int, default=8)
+    dv.add_argument("--time-limit", type=float, default=4.0, help="per seed")
+    dv.add_argument("--lp-limit", type=float, default=40.0)
     for p in (b, v):
         p.add_argument("--engines", default="ffd,cpsat")
     for p in (b, v, g):
@@ -324,7 +369,13 @@ def main() -> None:
         p.add_argument("--workers", type=int, default=1)
     c.add_argument("--time-limit", type=float, default=30.0)
     args = parser.parse_args()
-    commands = {"bpplib": bpplib, "vbp": vbp, "lns": lns, "vbp-lp": vbp_lp}
+    commands = {
+        "bpplib": bpplib,
+        "vbp": vbp,
+        "lns": lns,
+        "vbp-lp": vbp_lp,
+        "vbp-dives": vbp_dives,
+    }
     commands[args.what](args)
 
 
