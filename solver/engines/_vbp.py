@@ -21,7 +21,7 @@ import numpy as np
 
 from ..model import UP, Problem
 from . import _vbp_kernels as kernels
-from ._vbp_bound import Diver, LPBound, column_generation
+from ._vbp_bound import Diver, LPBound, LPWatch, column_generation, machines
 
 #: Iterations of the first pool search call; later calls are sized from its speed.
 _FIRST_CHUNK = 200
@@ -195,9 +195,7 @@ def improve(
         spare = SPARE if k - 1 - SPARE >= 1 else 0
         cur, target = _drop_lightest(best, weight, attempt // 2 % 3, spare)
         bump = BUMP if attempt % 2 else 0.0
-        found = _search(
-            req, cap, weight, cur, target, deadline, rng, bump, spare, stop
-        )
+        found = _search(req, cap, weight, cur, target, deadline, rng, bump, spare, stop)
         if found is not None:
             best = found
             attempt = 0
@@ -214,15 +212,28 @@ def search_beside_lp(
     lower: int,
     deadline: float,
     seed: int = 0,
+    proof_deadline: float | None = None,
 ) -> tuple[np.ndarray, LPBound]:
-    """The column generation LP bound computed in a second thread while the pool
-    search improves ``start`` in this one (their kernels and GLOP release the GIL):
-    the search stops when the LP ends, the LP when its bound meets the search's
-    packing or the search reaches ``lower``, both by ``deadline``. Returns the
-    best packing and the LP."""
+    """The column generation LP bound computed in a second thread while this one
+    improves ``start`` (their kernels and GLOP release the GIL): the pool search,
+    and whenever it stalls and the LP's master rounds up below the packing in hand,
+    LP dives on a copy of the LP as it stands. The search stops when the LP ends,
+    the LP when its bound meets the search's packing or the search reaches
+    ``lower``, both by ``deadline``; the LP goes on to ``proof_deadline`` (when
+    later) once the packing meets its master, as only the proof is then missing.
+    Returns the best packing and the LP."""
     first = np.asarray(start, np.int64)
     held = [_used(first)]
     lp_ended, search_ended = threading.Event(), threading.Event()
+    watch = LPWatch()
+    last = deadline if proof_deadline is None else max(deadline, proof_deadline)
+
+    def cut() -> bool:
+        """The LP stops: the search is over, or its time is up and the packing
+        in hand is above what the master suggests."""
+        if search_ended.is_set():
+            return True
+        return time.perf_counter() >= deadline and watch.below(held[0])
 
     def bound() -> LPBound:
         try:
@@ -230,29 +241,82 @@ def search_beside_lp(
                 problem.requests,
                 problem.machines.capacity[0],
                 first,
-                deadline=deadline,
+                deadline=last,
                 target=lambda: held[0],
-                stop=search_ended.is_set,
+                stop=cut,
+                watch=watch,
             )
         finally:
             lp_ended.set()
 
+    def better(used: int) -> None:
+        held[0] = used
+
     with ThreadPoolExecutor(1) as pool:
         lp = pool.submit(bound)
         try:
-            best = improve(
-                problem,
-                first,
-                lower,
-                deadline,
-                seed,
-                attempts=None,
-                stop=lp_ended.is_set,
-                on_better=lambda used: held.__setitem__(0, used),
+            best = _search_and_dive(
+                problem, first, lower, last, seed, watch, lp_ended.is_set, better
             )
         finally:
             search_ended.set()
         return best, lp.result()
+
+
+#: LP dives (of each kind) on a copy of an LP still being solved, each time the
+#: pool search beside it stalls.
+EARLY_DIVES = 2
+#: Failed attempts after which the pool search beside the LP counts as stalled:
+#: each of the three lightest machines emptied, with both weightings; and the
+#: share of the time left after which it stops to look at the LP all the same.
+_CYCLE = 6
+_SLICES = 4
+
+
+def _search_and_dive(
+    problem: Problem,
+    best: np.ndarray,
+    lower: int,
+    deadline: float,
+    seed: int,
+    watch: LPWatch,
+    ended: Callable[[], bool],
+    on_better: Callable[[int], None],
+) -> np.ndarray:
+    """The pool search from ``best`` until it stalls, then, when the master of the
+    LP that ``watch`` follows rounds up below the packing in hand, dives on a copy
+    of that LP for one machine fewer; again with other seeds until ``ended()``,
+    ``deadline`` or ``lower``."""
+    cap = problem.machines.capacity[0]
+    round_ = 0
+    while not ended() and time.perf_counter() < deadline and _used(best) > lower:
+        now = time.perf_counter()
+        until = now + (deadline - now) / _SLICES
+        best = improve(
+            problem, best, lower, until, seed + round_, _CYCLE, ended, on_better
+        )
+        round_ += 1
+        if not watch.below(_used(best)):
+            continue
+        lp = watch.copy(ended)
+        if lp is None:
+            continue
+        # the machines the master's value rounds up to (one fewer at least)
+        goal = max(min(_used(best) - 1, machines(float(lp.values.sum()))), lower, 1)
+        found = lp_dives(
+            problem,
+            lp,
+            Diver(lp, cap),
+            goal,
+            deadline,
+            seed + round_,
+            EARLY_DIVES,
+            ended,
+        )
+        if found is not None:
+            best = found
+            on_better(_used(best))
+    return best
 
 
 def dive(

@@ -15,6 +15,7 @@ any upper bound on the knapsack maximum, so the bound is valid at any deadline.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -81,6 +82,43 @@ class LPBound:
     duals: np.ndarray
     settled: bool = False
     node_seconds: float = 0.0
+
+
+class LPWatch:
+    """A column generation seen from another thread: the master's value after its
+    latest solve, and a copy of its LP as it stands (:meth:`copy`), so that dives
+    can start long before the LP is solved; the master's value only bounds the LP
+    optimum from above, but its solution already points to good machine contents."""
+
+    def __init__(self) -> None:
+        self.value = np.inf
+        self._wanted = threading.Event()
+        self._ready = threading.Event()
+        self._copy: LPBound | None = None
+
+    def solved(self, value: float, current: Callable[[], LPBound]) -> None:
+        """Called by the column generation after each master solve: ``current``
+        makes the copy when one is wanted."""
+        self.value = value
+        if self._wanted.is_set():
+            self._copy = current()
+            self._wanted.clear()
+            self._ready.set()
+
+    def below(self, used: int) -> bool:
+        """The master's value rounds up to fewer than ``used`` machines."""
+        return bool(np.isfinite(self.value)) and machines(self.value) < used
+
+    def copy(self, ended: Callable[[], bool]) -> LPBound | None:
+        """The LP after the master's next solve; None if ``ended()`` turns true
+        first (the column generation is over)."""
+        self._ready.clear()
+        self._wanted.set()
+        while not self._ready.wait(0.01):
+            if ended():
+                self._wanted.clear()
+                return None
+        return self._copy
 
 
 def machines(bound: float) -> int:
@@ -226,6 +264,7 @@ def column_generation(
     target: int | Callable[[], int] | None = None,
     settle: bool = False,
     stop: Callable[[], bool] | None = None,
+    watch: LPWatch | None = None,
 ) -> LPBound:
     """The LP bound of the set-covering model for ``req`` (int64, n x d, each row
     within ``cap``) in bins of capacity ``cap`` (int64, d), by column generation
@@ -235,7 +274,8 @@ def column_generation(
     the bound rounds up to the same machines as the master's value, since the LP
     optimum lies between the two (this skips the slow tail of column generation).
     ``target`` (machines of a packing in hand, or a function giving them as a
-    search in another thread improves it): stop once the bound proves it optimal."""
+    search in another thread improves it): stop once the bound proves it optimal.
+    ``watch`` hears the master's value after every solve and hands out copies."""
     req = np.ascontiguousarray(req, dtype=np.int64)
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     types, kind, counts = np.unique(
@@ -279,6 +319,21 @@ def column_generation(
         """The bound rounds up like the master's value (asked for by ``settle``)."""
         return settle and machines(best) >= machines(lp.Objective().Value())
 
+    def current() -> LPBound:
+        """The LP as it stands, right after a master solve."""
+        return LPBound(
+            best,
+            False,
+            np.array(cols, np.int64),
+            master.values(),
+            types,
+            counts,
+            kind,
+            best_duals,
+            False,
+            node_seconds,
+        )
+
     for _ in range(max_iter):
         if deadline is not None and time.perf_counter() >= deadline:
             break
@@ -291,6 +346,8 @@ def column_generation(
             if lp.Solve() != pywraplp.Solver.OPTIMAL:
                 break
             pi = master.row_duals()
+            if watch is not None:
+                watch.solved(lp.Objective().Value(), current)
             if settles():
                 settled = True
                 break

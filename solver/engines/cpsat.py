@@ -546,7 +546,12 @@ class CpsatEngine:
         if n_types * problem.d <= VBP_LP_SIZE_MAX:
             if self._threads() > 1:
                 best, lp = _vbp.search_beside_lp(
-                    problem, best, lb, start + VBP_LP_SHARE_BESIDE * total, seed
+                    problem,
+                    best,
+                    lb,
+                    start + VBP_LP_SHARE_BESIDE * total,
+                    seed,
+                    start + VBP_SEARCH_END * total,
                 )
                 used = int(np.unique(best).shape[0])
             else:

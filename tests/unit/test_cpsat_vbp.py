@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -691,3 +693,76 @@ def test_lp_dives_alternate_the_kinds_of_dive(monkeypatch, single_first):
         time.sleep(0.01)
     beside.close()
     assert asked[0] == (False, 5 + _vbp.DivesBeside.SEED_OFFSET)
+
+
+def test_lp_watch_hands_out_the_lp_as_it_stands():
+    """A copy asked for before the column generation starts is the master of its
+    first solve: the start's machine contents, at the master's value; asked for
+    once the column generation is over, there is none."""
+    problem = paired(15, 2)
+    req, cap = problem.requests, problem.machines.capacity[0]
+    start = np.arange(problem.n, dtype=np.int64)
+    watch = _vbp_bound.LPWatch()
+    done = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(watch.copy, done.is_set)
+        time.sleep(0.05)
+        lp = _vbp_bound.column_generation(req, cap, start, watch=watch)
+        done.set()
+        first = asked.result(timeout=30.0)
+    assert first is not None
+    assert not first.optimal
+    assert first.columns.shape[0] == problem.n
+    assert (first.columns.sum(axis=1) == 1).all()
+    assert first.values.sum() == pytest.approx(problem.n)
+    assert watch.value == pytest.approx(lp.values.sum())
+    assert watch.below(problem.n)
+    assert not watch.below(15)
+    assert watch.copy(done.is_set) is None
+
+
+def test_search_beside_lp_dives_on_the_lp_as_it_stands(monkeypatch):
+    """When the pool search finds nothing, the dives on a copy of the LP still pack
+    complementary pairs into one machine per pair, and the LP hears of it."""
+    problem = paired(30, 5)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    monkeypatch.setattr(_vbp, "improve", lambda problem, best, *rest: best)
+    watch = _vbp_bound.LPWatch()
+    ended = threading.Event()
+    heard = []
+
+    def master() -> None:
+        while not ended.is_set():
+            watch.solved(float(lp.values.sum()), lambda: lp)
+            time.sleep(0.01)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(master)
+        start = np.arange(problem.n, dtype=np.int64)
+        far = time.perf_counter() + 60.0
+        try:
+            best = _vbp._search_and_dive(
+                problem, start, 30, far, 0, watch, ended.is_set, heard.append
+            )
+        finally:
+            ended.set()
+    assert np.unique(best).shape[0] == 30
+    assert loads_fit(problem.requests, cap, best)
+    assert heard[-1] == 30
+
+
+def test_lp_beside_the_search_goes_on_to_prove_the_packing():
+    """Past its deadline the LP goes on while the packing in hand meets its master
+    (only the proof is missing), up to the later deadline: one item per machine
+    is proven optimal when no two items fit together (as the LP sees it)."""
+    rng = np.random.default_rng(3)
+    cap = np.array([100, 100, 100], np.int64)
+    req = np.column_stack([rng.integers(51, 60, 25), rng.integers(1, 30, (25, 2))])
+    problem = Problem.from_arrays(np.tile(cap, (25, 1)), req)
+    assert (req / cap).sum(axis=0).max() < 24  # the LP's first bound, volume
+    start = np.arange(25, dtype=np.int64)
+    now = time.perf_counter()
+    best, lp = _vbp.search_beside_lp(problem, start, 1, now, 0, now + 60.0)
+    assert np.unique(best).shape[0] == 25
+    assert _vbp_bound.machines(lp.bound) == 25
