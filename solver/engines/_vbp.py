@@ -283,26 +283,39 @@ def _search_and_dive(
     ended: Callable[[], bool],
     on_better: Callable[[int], None],
 ) -> np.ndarray:
-    """The pool search from ``best`` until it stalls, then, when the master of the
-    LP that ``watch`` follows rounds up below the packing in hand, dives on a copy
-    of that LP for one machine fewer; again with other seeds until ``ended()``,
-    ``deadline`` or ``lower``."""
+    """The pool search from ``best`` until it stalls (or a share of the time left
+    passes), then, when the master of the LP that ``watch`` follows rounds up below
+    the packing in hand, dives on a copy of that LP for the machines it rounds up
+    to; again with other seeds until ``ended()``, ``deadline`` or ``lower``. After
+    the first dives, the pool search also gives way as soon as the master rounds
+    up below both the packing in hand and what the last dives aimed at."""
     cap = problem.machines.capacity[0]
+    held = [_used(best)]
+    tried: list[int] = []  # machines the last dives aimed at
+
+    def better(used: int) -> None:
+        held[0] = used
+        on_better(used)
+
+    def give_way() -> bool:
+        return ended() or (bool(tried) and watch.below(min(held[0], tried[-1])))
+
     round_ = 0
-    while not ended() and time.perf_counter() < deadline and _used(best) > lower:
+    while not ended() and time.perf_counter() < deadline and held[0] > lower:
         now = time.perf_counter()
         until = now + (deadline - now) / _SLICES
         best = improve(
-            problem, best, lower, until, seed + round_, _CYCLE, ended, on_better
+            problem, best, lower, until, seed + round_, _CYCLE, give_way, better
         )
         round_ += 1
-        if not watch.below(_used(best)):
+        if not watch.below(held[0]):
             continue
         lp = watch.copy(ended)
         if lp is None:
             continue
         # the machines the master's value rounds up to (one fewer at least)
-        goal = max(min(_used(best) - 1, machines(float(lp.values.sum()))), lower, 1)
+        goal = max(min(held[0] - 1, machines(float(lp.values.sum()))), lower, 1)
+        tried.append(goal)
         found = lp_dives(
             problem,
             lp,
@@ -315,7 +328,7 @@ def _search_and_dive(
         )
         if found is not None:
             best = found
-            on_better(_used(best))
+            better(_used(best))
     return best
 
 
