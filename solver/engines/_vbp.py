@@ -228,12 +228,11 @@ def search_beside_lp(
     watch = LPWatch()
     last = deadline if proof_deadline is None else max(deadline, proof_deadline)
 
-    def cut() -> bool:
-        """The LP stops: the search is over, or its time is up and the packing
-        in hand is above what the master suggests."""
-        if search_ended.is_set():
-            return True
-        return time.perf_counter() >= deadline and watch.below(held[0])
+    def lp_deadline() -> float:
+        """``deadline``, or the later one while the master rounds up to the packing
+        in hand: only the proof is then missing (a master above it is far from the
+        optimum, one below points to a better packing)."""
+        return last if watch.meets(held[0]) else deadline
 
     def bound() -> LPBound:
         try:
@@ -241,9 +240,9 @@ def search_beside_lp(
                 problem.requests,
                 problem.machines.capacity[0],
                 first,
-                deadline=last,
+                deadline=lp_deadline,
                 target=lambda: held[0],
-                stop=cut,
+                stop=search_ended.is_set,
                 watch=watch,
             )
         finally:
@@ -271,6 +270,8 @@ EARLY_DIVES = 2
 #: share of the time left after which it stops to look at the LP all the same.
 _CYCLE = 6
 _SLICES = 4
+#: Share of the time left after which the dives on a copy of the LP stop.
+_DIVE_SLICES = 2
 
 
 def _search_and_dive(
@@ -285,8 +286,9 @@ def _search_and_dive(
 ) -> np.ndarray:
     """The pool search from ``best`` until it stalls (or a share of the time left
     passes), then, when the master of the LP that ``watch`` follows rounds up below
-    the packing in hand, dives on a copy of that LP for the machines it rounds up
-    to; again with other seeds until ``ended()``, ``deadline`` or ``lower``. After
+    the packing in hand, dives (for a share of the time left) on a copy of that LP
+    for the machines it rounds up to; again with other seeds until ``ended()``,
+    ``deadline`` or ``lower``. After
     the first dives, the pool search also gives way as soon as the master rounds
     up below both the packing in hand and what the last dives aimed at."""
     cap = problem.machines.capacity[0]
@@ -316,12 +318,13 @@ def _search_and_dive(
         # the machines the master's value rounds up to (one fewer at least)
         goal = max(min(held[0] - 1, machines(float(lp.values.sum()))), lower, 1)
         tried.append(goal)
+        now = time.perf_counter()
         found = lp_dives(
             problem,
             lp,
             Diver(lp, cap),
             goal,
-            deadline,
+            now + (deadline - now) / _DIVE_SLICES,
             seed + round_,
             EARLY_DIVES,
             ended,

@@ -31,6 +31,10 @@ from ._master import PatternMaster
 NODES = 200_000
 _GROW = 4
 MAX_NODES = 50_000_000
+#: Fewest knapsack nodes worth a pricing call: a call gets only the nodes that the
+#: time left allows, at the slowest speed seen (with 10 dimensions a full budget
+#: takes most of a second).
+NODES_MIN = 1_000
 #: Slack under the fractional bound before rounding up.
 EPS = 1e-6
 #: Reduced cost a column must reach to enter the master.
@@ -108,6 +112,10 @@ class LPWatch:
     def below(self, used: int) -> bool:
         """The master's value rounds up to fewer than ``used`` machines."""
         return bool(np.isfinite(self.value)) and machines(self.value) < used
+
+    def meets(self, used: int) -> bool:
+        """The master's value rounds up to ``used`` machines."""
+        return bool(np.isfinite(self.value)) and machines(self.value) == used
 
     def copy(self, ended: Callable[[], bool]) -> LPBound | None:
         """The LP after the master's next solve; None if ``ended()`` turns true
@@ -258,7 +266,7 @@ def column_generation(
     req: np.ndarray,
     cap: np.ndarray,
     start: np.ndarray | None = None,
-    deadline: float | None = None,
+    deadline: float | Callable[[], float] | None = None,
     nodes: int = NODES,
     max_iter: int = 100_000,
     target: int | Callable[[], int] | None = None,
@@ -270,7 +278,8 @@ def column_generation(
     within ``cap``) in bins of capacity ``cap`` (int64, d), by column generation
     from the bins of ``start`` (an assignment, int64 n; bin-centric packing when
     None) until the LP is optimal, ``max_iter`` rounds, ``deadline``
-    (``time.perf_counter`` instant) or ``stop()``; with ``settle``, also as soon as
+    (``time.perf_counter`` instant, or a function giving it, read every round; no
+    pricing call runs past it) or ``stop()``; with ``settle``, also as soon as
     the bound rounds up to the same machines as the master's value, since the LP
     optimum lies between the two (this skips the slow tail of column generation).
     ``target`` (machines of a packing in hand, or a function giving them as a
@@ -334,8 +343,14 @@ def column_generation(
             node_seconds,
         )
 
+    def time_left() -> float:
+        """Seconds to the deadline (infinite without one)."""
+        if deadline is None:
+            return np.inf
+        return (deadline() if callable(deadline) else deadline) - time.perf_counter()
+
     for _ in range(max_iter):
-        if deadline is not None and time.perf_counter() >= deadline:
+        if time_left() <= 0.0:
             break
         goal = target() if callable(target) else target
         if goal is not None and machines(best) >= goal:
@@ -359,9 +374,14 @@ def column_generation(
         if misses == 0 and _swaps(pi, types, counts, cap, sparse, more, enter):
             continue
         began = time.perf_counter()
-        value, upper, found = _price(at, types, counts, cap, nodes, out, more)
+        budget = nodes
+        if node_seconds > 0.0 and np.isfinite(left := time_left()):
+            budget = min(nodes, int(left / node_seconds))
+            if budget < NODES_MIN:
+                break
+        value, upper, found = _price(at, types, counts, cap, budget, out, more)
         spent = time.perf_counter() - began
-        node_seconds = max(node_seconds, spent / nodes)
+        node_seconds = max(node_seconds, spent / budget)
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
             best = farley
@@ -381,9 +401,8 @@ def column_generation(
                 break
             # the budget cut the proof short: a larger one, if the clock allows
             larger = min(_GROW * nodes, MAX_NODES)
-            if deadline is not None:
-                left = deadline - time.perf_counter()
-                larger = min(larger, int(nodes * left / max(spent, 1e-6)))
+            if np.isfinite(left := time_left()):
+                larger = min(larger, int(budget * left / max(spent, 1e-6)))
             if larger <= nodes:
                 break
             nodes = larger
@@ -421,8 +440,6 @@ CONFIRM_ROUNDS = 20
 #: Further columns a dive's pricing call hands back: a dive prices only a few rounds
 #: per step, and every column makes its re-solves dearer.
 _DIVE_MORE = 8
-#: Fewest knapsack nodes worth a dive's pricing call.
-_DIVE_NODES_MIN = 1_000
 #: Most columns times container types of the LP a Diver starts from: its first
 #: solve is from scratch, and takes most of a second on 2,800 columns of 500 types.
 DIVE_SIZE = 500_000
@@ -470,7 +487,7 @@ class Diver:
         if self.node_seconds <= 0.0 or left >= NODES * self.node_seconds:
             return NODES
         nodes = int(left / self.node_seconds)
-        return nodes if nodes >= _DIVE_NODES_MIN else 0
+        return nodes if nodes >= NODES_MIN else 0
 
     def _resolve(
         self,

@@ -752,17 +752,56 @@ def test_search_beside_lp_dives_on_the_lp_as_it_stands(monkeypatch):
     assert heard[-1] == 30
 
 
-def test_lp_beside_the_search_goes_on_to_prove_the_packing():
-    """Past its deadline the LP goes on while the packing in hand meets its master
-    (only the proof is missing), up to the later deadline: one item per machine
-    is proven optimal when no two items fit together (as the LP sees it)."""
+def test_lp_beside_the_search_goes_on_to_prove_the_packing(monkeypatch):
+    """Past its deadline the LP goes on while its master rounds up to the packing
+    in hand (only the proof is missing), up to the later deadline: one item per
+    machine is proven optimal when no two items fit together, though the slow
+    pricing (0.3 s a call, as with many dimensions) needs four calls for it."""
     rng = np.random.default_rng(3)
     cap = np.array([100, 100, 100], np.int64)
     req = np.column_stack([rng.integers(51, 60, 25), rng.integers(1, 30, (25, 2))])
     problem = Problem.from_arrays(np.tile(cap, (25, 1)), req)
     assert (req / cap).sum(axis=0).max() < 24  # the LP's first bound, volume
+    price = _vbp_bound._price
+
+    def slow_price(*args):
+        time.sleep(0.3)
+        return price(*args)
+
+    monkeypatch.setattr(_vbp_bound, "_price", slow_price)
     start = np.arange(25, dtype=np.int64)
     now = time.perf_counter()
-    best, lp = _vbp.search_beside_lp(problem, start, 1, now, 0, now + 60.0)
+    best, lp = _vbp.search_beside_lp(problem, start, 1, now + 0.5, 0, now + 60.0)
     assert np.unique(best).shape[0] == 25
     assert _vbp_bound.machines(lp.bound) == 25
+
+
+def test_lp_pricing_fits_the_time_left(monkeypatch):
+    """Once it has timed a call, the LP gives each pricing call only the knapsack
+    nodes that the time left allows at that speed, and none below the least worth
+    a call: with 2 microseconds a node (a full call 0.4 s), no call runs past a
+    deadline that a function sets one second away."""
+    problem = paired(30, 6)
+    price = _vbp_bound._price
+    calls = []
+    per_node = 2e-6
+
+    def timed_price(duals, types, ub, cap, nodes, out, more):
+        calls.append((nodes, end - time.perf_counter()))
+        time.sleep(nodes * per_node)
+        return price(duals, types, ub, cap, nodes, out, more)
+
+    monkeypatch.setattr(_vbp_bound, "_price", timed_price)
+    monkeypatch.setattr(_vbp_bound, "_greedy", lambda *args: False)
+    monkeypatch.setattr(_vbp_bound, "_swaps", lambda *args: False)
+    start = np.arange(problem.n, dtype=np.int64)
+    end = time.perf_counter() + 1.0
+    lp = _vbp_bound.column_generation(
+        problem.requests, problem.machines.capacity[0], start, deadline=lambda: end
+    )
+    assert not lp.optimal
+    assert calls[0][0] == _vbp_bound.NODES
+    assert len(calls) > 2
+    for nodes, left in calls[1:]:
+        assert _vbp_bound.NODES_MIN <= nodes <= max(left, 0.0) / per_node + 1
+    assert any(nodes < _vbp_bound.NODES for nodes, _ in calls)
