@@ -79,6 +79,14 @@ class PatternMaster:
         self.lp.FillSolutionResponseProto(self._solution)
         return self._solution
 
+    def solution(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last solve's column values and row duals (as ``values`` and
+        ``row_duals``), read in one call."""
+        solved = self._solved()
+        values = np.array(solved.variable_value[: len(self.vars)])
+        duals = np.array(solved.dual_value[: len(self.rows)])
+        return values, np.maximum(duals, 0.0)
+
     def row_duals(self) -> np.ndarray:
         """Duals of the demand rows after a solve, negatives (noise) read as 0."""
         duals = np.array(self._solved().dual_value[: len(self.rows)])

@@ -73,8 +73,8 @@ class LPBound:
     solution behind ``bound``: no pattern is worth more than 1 under them, and
     ``counts @ duals == bound``. ``settled``: the LP is optimal, or the bound rounds
     up to the same machines as the master's value (more columns cannot raise it).
-    ``node_seconds``: the most seconds per budgeted knapsack node a pricing call
-    took, so that later calls can size their budget to the time left."""
+    ``node_seconds``: the most seconds per knapsack node a pricing call took, so
+    that later calls can size their budget to the time left."""
 
     bound: float
     optimal: bool
@@ -238,13 +238,22 @@ def _price(
     nodes: int,
     out: np.ndarray,
     more: np.ndarray,
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, int]:
     """The pricing knapsack under ``duals``: machine contents worth more than 1
     (within ``ub`` copies per type), the best in ``out`` and more in ``more``;
-    returns the kernel's (value, upper bound, rows of ``more`` filled)."""
+    returns the kernel's (value, upper bound, rows of ``more`` filled, nodes)."""
     return kernels.knapsack(
         duals, types, ub, cap, nodes, 1.0 + _GOOD, out, more, KEEP, 1.0
     )
+
+
+def _slowest(node_seconds: float, spent: float, searched: int) -> float:
+    """The slowest seconds per knapsack node so far, with a call that searched
+    ``searched`` nodes in ``spent`` seconds (calls too short to time left out: a
+    call that finds a good column early stops after a hundredth of its budget)."""
+    if searched < NODES_MIN:
+        return node_seconds
+    return max(node_seconds, spent / searched)
 
 
 def _entering(
@@ -321,6 +330,7 @@ def column_generation(
     more = np.zeros((_MORE, n_types), np.int64)
     chain = np.zeros((_CHAIN, n_types), np.int64)
     optimal = settled = False
+    solved = np.zeros(0)
     misses = 0
     node_seconds = 0.0
 
@@ -334,7 +344,7 @@ def column_generation(
             best,
             False,
             np.array(cols, np.int64),
-            master.values(),
+            solved,
             types,
             counts,
             kind,
@@ -358,9 +368,12 @@ def column_generation(
         if stop is not None and stop():
             break
         if misses == 0:
+            if np.isfinite(left := time_left()):
+                # a master solve can take most of a second with 500 types
+                lp.SetTimeLimit(max(1, int(1000 * left)))
             if lp.Solve() != pywraplp.Solver.OPTIMAL:
                 break
-            pi = master.row_duals()
+            solved, pi = master.solution()
             if watch is not None:
                 watch.solved(lp.Objective().Value(), current)
             if settles():
@@ -379,9 +392,11 @@ def column_generation(
             budget = min(nodes, int(left / node_seconds))
             if budget < NODES_MIN:
                 break
-        value, upper, found = _price(at, types, counts, cap, budget, out, more)
+        value, upper, found, searched = _price(
+            at, types, counts, cap, budget, out, more
+        )
         spent = time.perf_counter() - began
-        node_seconds = max(node_seconds, spent / budget)
+        node_seconds = _slowest(node_seconds, spent, searched)
         farley = float(counts @ at) / max(upper, 1.0)
         if farley > best:
             best = farley
@@ -409,9 +424,10 @@ def column_generation(
         else:
             center = at
             misses += 1
+    # the last solve's values, columns added since then at 0 (no further solve:
+    # near the deadline one can take most of a second)
     values = np.zeros(len(cols))
-    if lp.Solve() == pywraplp.Solver.OPTIMAL:
-        values = master.values()
+    values[: solved.shape[0]] = solved
     return LPBound(
         best,
         optimal,
@@ -519,11 +535,11 @@ class Diver:
                 break
             pi = master.row_duals()
             began = time.perf_counter()
-            _, upper, found = _price(
+            _, upper, found, searched = _price(
                 pi, self.types, demands, self.cap, nodes, out, more
             )
             spent = time.perf_counter() - began
-            self.node_seconds = max(self.node_seconds, spent / nodes)
+            self.node_seconds = _slowest(self.node_seconds, spent, searched)
             farley = demands @ pi / max(upper, 1.0)
             if goal is not None and r >= rounds and machines(farley) > goal:
                 break

@@ -655,9 +655,10 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
     to K sets of value above ``collect`` (``enough`` when negative) met on the way.
     Only sets worth more than ``floor`` are looked for (a pricing problem wants
     those above 1), which prunes from the first node on. Returns (value of ``out``,
-    upper bound on the maximum, rows of ``more`` filled): the bound is the larger of
-    that value and ``floor``, plus ``KNAP_TOL``, when the search ends, else the
-    largest node bound left open, so it stays valid when the budget cuts the search.
+    upper bound on the maximum, rows of ``more`` filled, nodes searched): the bound
+    is the larger of that value and ``floor``, plus ``KNAP_TOL``, when the search
+    ends, else the largest node bound left open, so it stays valid when the budget
+    cuts the search.
     """
     t_all, d = w.shape
     if collect < 0.0:
@@ -677,7 +678,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 keep[nk] = t
                 nk += 1
     if nk == 0:
-        return 0.0, KNAP_TOL, 0
+        return 0.0, KNAP_TOL, 0, 0
     key = np.empty(nk, np.float64)
     for s in range(nk):
         t = keep[s]
@@ -786,7 +787,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 )
     for s in range(nk):
         out[perm[s]] = bx[s]
-    return got, upper, found
+    return got, upper, found, nodes
 
 
 @njit(cache=True, nogil=True)

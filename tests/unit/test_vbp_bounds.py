@@ -99,7 +99,7 @@ def test_knapsack_collects_feasible_sets_above_the_threshold(value, sizes, colle
     cap = np.array([7, 7], np.int64)
     out = np.zeros(t, np.int64)
     more = np.zeros((4, t), np.int64)
-    best, upper, found = knapsack(value, w, ub, cap, 10**5, 10.0, out, more, collect)
+    best, upper, found, _ = knapsack(value, w, ub, cap, 10**5, 10.0, out, more, collect)
     assert best <= upper
     for row in more[:found]:
         assert (row <= ub).all()
@@ -130,7 +130,10 @@ def test_knapsack_bound_holds_when_the_budget_cuts_the_search(d, items, budget, 
     cap = np.full(d, 9, np.int64)
     out = np.zeros(len(items), np.int64)
     more = np.zeros((2, len(items)), np.int64)
-    best, upper, _ = knapsack(value, w, ub, cap, budget, 10.0, out, more, -1.0, floor)
+    best, upper, _, nodes = knapsack(
+        value, w, ub, cap, budget, 10.0, out, more, -1.0, floor
+    )
+    assert 0 <= nodes <= budget
     most = max(
         float(np.array(x) @ value)
         for x in itertools.product(range(3), repeat=len(items))
