@@ -218,12 +218,14 @@ def vbp_lp(args: argparse.Namespace) -> None:
 
 
 def vbp_dives(args: argparse.Namespace) -> None:
-    """Success of the LP dives at the LP bound, seed by seed, on named instances."""
+    """Success of the LP dives at the LP bound (or ``--machines``), seed by seed,
+    on named instances, from the LP as it stands after ``--lp-limit`` seconds."""
     from solver.engines import _vbp, _vbp_bound
 
     lines = [
-        "| instance | LP bound | machines | seeds packing into them | seconds each |",
-        "|---|---:|---:|---|---|",
+        "| instance | LP bound | master | machines | seeds packing into them "
+        "| seconds each |",
+        "|---|---:|---:|---:|---|---|",
     ]
     for name in args.instances:
         problem = read(DATA / "vbp_vectorpack" / f"{name}.vbp")
@@ -232,7 +234,7 @@ def vbp_dives(args: argparse.Namespace) -> None:
         lp = _vbp_bound.column_generation(
             problem.requests, cap, start, deadline=time.perf_counter() + args.lp_limit
         )
-        target = _vbp_bound.machines(lp.bound)
+        target = args.machines or _vbp_bound.machines(lp.bound)
         found = []
         for seed in range(args.seeds):
             began = time.perf_counter()
@@ -245,7 +247,7 @@ def vbp_dives(args: argparse.Namespace) -> None:
                 found.append(time.perf_counter() - began)
         solved = "" if lp.optimal else " (not solved)"
         lines.append(
-            f"| {name} | {lp.bound:.3f}{solved} | {target} | "
+            f"| {name} | {lp.bound:.3f}{solved} | {lp.values.sum():.3f} | {target} | "
             f"{len(found)}/{args.seeds} | {', '.join(f'{s:.1f}' for s in found)} |"
         )
         print(f"<!-- {name} done -->", flush=True)
@@ -362,6 +364,12 @@ def main() -> None:
     dv.add_argument("--seeds", type=int, default=8)
     dv.add_argument("--time-limit", type=float, default=4.0, help="per seed")
     dv.add_argument("--lp-limit", type=float, default=40.0)
+    dv.add_argument(
+        "--machines",
+        type=int,
+        help="aim the dives at this many machines (default: the LP bound's); with a "
+        "short --lp-limit, dives on an LP not yet solved",
+    )
     for p in (b, v):
         p.add_argument("--engines", default="ffd,cpsat")
     for p in (b, v, g):
