@@ -89,8 +89,7 @@ class PatternMaster:
 
     def row_duals(self) -> np.ndarray:
         """Duals of the demand rows after a solve, negatives (noise) read as 0."""
-        duals = np.array(self._solved().dual_value[: len(self.rows)])
-        return np.maximum(duals, 0.0)
+        return self.solution()[1]
 
     def set_demands(self, demands: np.ndarray) -> None:
         """Change the demand each item type must meet (only the rows that change
@@ -102,7 +101,7 @@ class PatternMaster:
 
     def values(self) -> np.ndarray:
         """Current amount of each column."""
-        return np.array(self._solved().variable_value[: len(self.vars)])
+        return self.solution()[0]
 
     def optimize(self, deadline: float) -> float | None:
         """Column generation to the LP optimum; None if time runs out first."""

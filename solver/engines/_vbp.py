@@ -288,9 +288,9 @@ def _search_and_dive(
     passes), then, when the master of the LP that ``watch`` follows rounds up below
     the packing in hand, dives (for a share of the time left) on a copy of that LP
     for the machines it rounds up to; again with other seeds until ``ended()``,
-    ``deadline`` or ``lower``. After
-    the first dives, the pool search also gives way as soon as the master rounds
-    up below both the packing in hand and what the last dives aimed at."""
+    ``deadline`` or ``lower``. After the first dives, the pool search also gives
+    way as soon as the master rounds up below both the packing in hand and what
+    the last dives aimed at."""
     cap = problem.machines.capacity[0]
     held = [_used(best)]
     tried: list[int] = []  # machines the last dives aimed at
