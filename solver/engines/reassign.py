@@ -608,6 +608,9 @@ def _lns_step(search: _Search, rng: np.random.Generator, **options: Any) -> int:
         return 0
     static, dynamic = search.state.static, search.state.dynamic
     before = dynamic[0].copy()
+    # the best state is kept as a journal of the search's moves since it, and these
+    # moves are not journaled: write the best state out first
+    _k.store_best(search.ctl, search.journal, search.best, before)
     delta = 0
     for p, j in moves.items():
         delta += int(_k.delta_of(static, dynamic, search.extra, p, j))
