@@ -292,38 +292,38 @@ def _search_and_dive(
     way as soon as the master rounds up below both the packing in hand and what
     the last dives aimed at."""
     cap = problem.machines.capacity[0]
-    held = [_used(best)]
-    tried: list[int] = []  # machines the last dives aimed at
+    held = _used(best)
+    aimed: int | None = None  # machines the last dives aimed at
 
     def better(used: int) -> None:
-        held[0] = used
+        nonlocal held
+        held = used
         on_better(used)
 
     def give_way() -> bool:
-        return ended() or (bool(tried) and watch.below(min(held[0], tried[-1])))
+        return ended() or (aimed is not None and watch.below(min(held, aimed)))
 
     round_ = 0
-    while not ended() and time.perf_counter() < deadline and held[0] > lower:
+    while not ended() and time.perf_counter() < deadline and held > lower:
         now = time.perf_counter()
         until = now + (deadline - now) / _SLICES
         best = improve(
             problem, best, lower, until, seed + round_, _CYCLE, give_way, better
         )
         round_ += 1
-        if not watch.below(held[0]):
+        if not watch.below(held):
             continue
         lp = watch.copy(ended)
         if lp is None:
             continue
         # the machines the master's value rounds up to (one fewer at least)
-        goal = max(min(held[0] - 1, machines(float(lp.values.sum()))), lower, 1)
-        tried.append(goal)
+        aimed = max(min(held - 1, machines(float(lp.values.sum()))), lower, 1)
         now = time.perf_counter()
         found = lp_dives(
             problem,
             lp,
             Diver(lp, cap),
-            goal,
+            aimed,
             now + (deadline - now) / _DIVE_SLICES,
             seed + round_,
             EARLY_DIVES,

@@ -109,13 +109,17 @@ class LPWatch:
             self._wanted.clear()
             self._ready.set()
 
+    def _machines(self) -> float:
+        """Machines the master's value rounds up to (infinite before a solve)."""
+        return machines(self.value) if np.isfinite(self.value) else np.inf
+
     def below(self, used: int) -> bool:
         """The master's value rounds up to fewer than ``used`` machines."""
-        return bool(np.isfinite(self.value)) and machines(self.value) < used
+        return self._machines() < used
 
     def meets(self, used: int) -> bool:
         """The master's value rounds up to ``used`` machines."""
-        return bool(np.isfinite(self.value)) and machines(self.value) == used
+        return self._machines() == used
 
     def copy(self, ended: Callable[[], bool]) -> LPBound | None:
         """The LP after the master's next solve; None if ``ended()`` turns true
@@ -245,6 +249,19 @@ def _price(
     return kernels.knapsack(
         duals, types, ub, cap, nodes, 1.0 + _GOOD, out, more, KEEP, 1.0
     )
+
+
+def _nodes_in(left: float, node_seconds: float, most: int) -> int:
+    """Knapsack nodes, ``most`` at the most, that a pricing call may take in
+    ``left`` seconds at the slowest speed seen so far (``node_seconds``, 0 while
+    unknown; a call with 10 dimensions can take most of a second); 0 when too few
+    to be worth a call."""
+    if left <= 0.0:
+        return 0
+    if node_seconds <= 0.0 or left >= most * node_seconds:
+        return most
+    nodes = int(left / node_seconds)
+    return nodes if nodes >= NODES_MIN else 0
 
 
 def _slowest(node_seconds: float, spent: float, searched: int) -> float:
@@ -387,11 +404,9 @@ def column_generation(
         if misses == 0 and _swaps(pi, types, counts, cap, sparse, more, enter):
             continue
         began = time.perf_counter()
-        budget = nodes
-        if node_seconds > 0.0 and np.isfinite(left := time_left()):
-            budget = min(nodes, int(left / node_seconds))
-            if budget < NODES_MIN:
-                break
+        budget = _nodes_in(time_left(), node_seconds, nodes)
+        if budget == 0:
+            break
         value, upper, found, searched = _price(
             at, types, counts, cap, budget, out, more
         )
@@ -494,16 +509,9 @@ class Diver:
         self.master.add_counts(col)
 
     def _budget(self, deadline: float) -> int:
-        """Knapsack nodes a pricing call may take before ``deadline``, as fast as
-        the slowest call so far (a call with 10 dimensions can take most of a
-        second); 0 when too few to be worth a call."""
-        left = deadline - time.perf_counter()
-        if left <= 0.0:
-            return 0
-        if self.node_seconds <= 0.0 or left >= NODES * self.node_seconds:
-            return NODES
-        nodes = int(left / self.node_seconds)
-        return nodes if nodes >= NODES_MIN else 0
+        """Knapsack nodes a pricing call may take before ``deadline`` (see
+        :func:`_nodes_in`)."""
+        return _nodes_in(deadline - time.perf_counter(), self.node_seconds, NODES)
 
     def _resolve(
         self,
