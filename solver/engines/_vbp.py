@@ -220,8 +220,9 @@ def search_beside_lp(
     LP dives on a copy of the LP as it stands. The search stops when the LP ends,
     the LP when its bound meets the search's packing or the search reaches
     ``lower``, both by ``deadline``; the LP goes on to ``proof_deadline`` (when
-    later) once the packing meets its master, as only the proof is then missing.
-    Returns the best packing and the LP."""
+    later) once the packing meets its master, as only the proof is then missing
+    (and this thread then prices beside the LP's). Returns the best packing and
+    the LP."""
     first = np.asarray(start, np.int64)
     held = [_used(first)]
     lp_ended, search_ended = threading.Event(), threading.Event()
@@ -290,7 +291,9 @@ def _search_and_dive(
     for the machines it rounds up to; again with other seeds until ``ended()``,
     ``deadline`` or ``lower``. After the first dives, the pool search also gives
     way as soon as the master rounds up below both the packing in hand and what
-    the last dives aimed at."""
+    the last dives aimed at. While the master rounds up to the packing in hand
+    (after a first round), only the proof is missing: this thread then lends its
+    core to the LP's pricing."""
     cap = problem.machines.capacity[0]
     held = _used(best)
     aimed: int | None = None  # machines the last dives aimed at
@@ -300,11 +303,22 @@ def _search_and_dive(
         held = used
         on_better(used)
 
+    def proof_missing() -> bool:
+        """The master rounds up to the packing in hand after a round of search."""
+        return round_ > 0 and watch.meets(held)
+
     def give_way() -> bool:
-        return ended() or (aimed is not None and watch.below(min(held, aimed)))
+        return (
+            ended()
+            or (aimed is not None and watch.below(min(held, aimed)))
+            or proof_missing()
+        )
 
     round_ = 0
     while not ended() and time.perf_counter() < deadline and held > lower:
+        if proof_missing():
+            watch.lend(held, ended)
+            continue
         now = time.perf_counter()
         until = now + (deadline - now) / _SLICES
         best = improve(

@@ -18,7 +18,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -47,6 +50,10 @@ _GOOD = 0.02
 #: are priced.
 SMOOTH = 0.3
 _MISSES = 3
+#: Weight of the best duals in the second point priced in a round when another
+#: thread lends its core (:meth:`LPWatch.lend`): nearer the stability center than
+#: the first, so that the two calls give different columns and bounds.
+SMOOTH_SECOND = 0.65
 #: Further improving columns a pricing call may hand back, and the knapsack value
 #: above which it keeps them (a pricing call near the LP optimum costs a full node
 #: budget, so it should hand back many).
@@ -88,17 +95,26 @@ class LPBound:
     node_seconds: float = 0.0
 
 
+#: Seconds between looks at another thread's state.
+_POLL = 0.01
+
+
 class LPWatch:
     """A column generation seen from another thread: the master's value after its
     latest solve, and a copy of its LP as it stands (:meth:`copy`), so that dives
     can start long before the LP is solved; the master's value only bounds the LP
-    optimum from above, but its solution already points to good machine contents."""
+    optimum from above, but its solution already points to good machine contents.
+    A thread with nothing better to do can also lend its core to the pricing
+    (:meth:`lend`)."""
 
     def __init__(self) -> None:
         self.value = np.inf
         self._wanted = threading.Event()
         self._ready = threading.Event()
         self._copy: LPBound | None = None
+        self._lent = False
+        self._lock = threading.Lock()
+        self._jobs: SimpleQueue = SimpleQueue()
 
     def solved(self, value: float, current: Callable[[], LPBound]) -> None:
         """Called by the column generation after each master solve: ``current``
@@ -121,12 +137,47 @@ class LPWatch:
         """The master's value rounds up to ``used`` machines."""
         return self._machines() == used
 
+    def lend(self, used: int, ended: Callable[[], bool]) -> None:
+        """Run the LP's second pricing calls (:meth:`beside`) in the calling thread
+        while the master rounds up to ``used`` machines (a packing in hand that
+        only the proof is missing for) and ``ended()`` stays false."""
+        with self._lock:
+            self._lent = True
+        try:
+            while self.meets(used) and not ended():
+                with suppress(Empty):
+                    self._run(self._jobs.get(timeout=_POLL))
+        finally:
+            with self._lock:
+                self._lent = False
+            # calls handed over before the loan ended are still owed
+            while not self._jobs.empty():
+                self._run(self._jobs.get())
+
+    @staticmethod
+    def _run(job: tuple[Future, Callable, tuple]) -> None:
+        done, call, args = job
+        try:
+            done.set_result(call(*args))
+        except BaseException as error:  # handed to the caller of result()
+            done.set_exception(error)
+
+    def beside(self, call: Callable, *args) -> Future | None:
+        """``call(*args)`` run by the thread that lends its core, or None when no
+        thread does."""
+        with self._lock:
+            if not self._lent:
+                return None
+            done: Future = Future()
+            self._jobs.put((done, call, args))
+            return done
+
     def copy(self, ended: Callable[[], bool]) -> LPBound | None:
         """The LP after the master's next solve; None if ``ended()`` turns true
         first (the column generation is over)."""
         self._ready.clear()
         self._wanted.set()
-        while not self._ready.wait(0.01):
+        while not self._ready.wait(_POLL):
             if ended():
                 self._wanted.clear()
                 return None
@@ -310,7 +361,10 @@ def column_generation(
     optimum lies between the two (this skips the slow tail of column generation).
     ``target`` (machines of a packing in hand, or a function giving them as a
     search in another thread improves it): stop once the bound proves it optimal.
-    ``watch`` hears the master's value after every solve and hands out copies."""
+    ``watch`` hears the master's value after every solve and hands out copies;
+    while a thread lends its core through it, every knapsack call has a second
+    one beside it, at duals nearer the best so far: a tail of exact pricing calls
+    is most of the time to a proof."""
     req = np.ascontiguousarray(req, dtype=np.int64)
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     types, kind, counts = np.unique(
@@ -346,6 +400,9 @@ def column_generation(
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
     chain = np.zeros((_CHAIN, n_types), np.int64)
+    # the second pricing call's columns, when another thread lends its core
+    out_beside = np.zeros(n_types, np.int64)
+    more_beside = np.zeros((_MORE, n_types), np.int64)
     optimal = settled = False
     solved = np.zeros(0)
     misses = 0
@@ -407,20 +464,37 @@ def column_generation(
         budget = _nodes_in(time_left(), node_seconds, nodes)
         if budget == 0:
             break
+        near = SMOOTH_SECOND * center + (1.0 - SMOOTH_SECOND) * pi
+        second = None
+        if watch is not None:
+            second = watch.beside(
+                _price, near, types, counts, cap, budget, out_beside, more_beside
+            )
         value, upper, found, searched = _price(
             at, types, counts, cap, budget, out, more
         )
         spent = time.perf_counter() - began
         node_seconds = _slowest(node_seconds, spent, searched)
-        farley = float(counts @ at) / max(upper, 1.0)
-        if farley > best:
-            best = farley
-            best_duals = at / max(upper, 1.0)
-            center = at
-            if settles():
-                settled = True
-                break
+        priced = [(at, upper)]
         entering = _entering(pi, out, more, found)
+        if second is not None:
+            _, upper_beside, found_beside, _ = second.result()
+            priced.append((near, upper_beside))
+            seen = {col.tobytes() for col in entering}
+            entering += [
+                col
+                for col in _entering(pi, out_beside, more_beside, found_beside)
+                if col.tobytes() not in seen
+            ]
+        for duals, bound_on_max in priced:
+            farley = float(counts @ duals) / max(bound_on_max, 1.0)
+            if farley > best:
+                best = farley
+                best_duals = duals / max(bound_on_max, 1.0)
+                center = duals
+        if settles():
+            settled = True
+            break
         if entering:
             for col in entering:
                 enter(col)

@@ -811,3 +811,100 @@ def test_lp_pricing_fits_the_time_left(monkeypatch):
     for nodes, left in calls[1:]:
         assert _vbp_bound.NODES_MIN <= nodes <= max(left, 0.0) / per_node + 1
     assert any(nodes < _vbp_bound.NODES for nodes, _ in calls)
+
+
+def test_lp_watch_runs_pricing_in_the_thread_that_lends_its_core():
+    """A call handed to the watch runs in the thread lending its core, which lends
+    it while the master rounds up to its packing and stops once the master rounds
+    up below; no thread lends before or after."""
+    watch = _vbp_bound.LPWatch()
+    assert watch.beside(threading.get_ident) is None
+    watch.solved(10.5, lambda: None)
+    ended = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        lender = pool.submit(
+            lambda: (watch.lend(11, ended.is_set), threading.get_ident())
+        )
+        far = time.perf_counter() + 30.0
+        while (handed := watch.beside(threading.get_ident)) is None:
+            assert time.perf_counter() < far
+            time.sleep(0.001)
+        ran_in = handed.result(timeout=30.0)
+        watch.solved(9.5, lambda: None)
+        _, lender_thread = lender.result(timeout=30.0)
+    assert ran_in == lender_thread != threading.get_ident()
+    assert watch.beside(threading.get_ident) is None
+
+
+def test_lp_prices_beside_itself_on_a_lent_core(monkeypatch):
+    """While another thread lends its core, the LP prices in both threads and still
+    ends optimal at the LP optimum it reaches alone (the pricing is all
+    knapsack calls here)."""
+    problem = paired(20, 7)
+    req, cap = problem.requests, problem.machines.capacity[0]
+    start = np.arange(problem.n, dtype=np.int64)
+    alone = _vbp_bound.column_generation(req, cap, start)
+    price = _vbp_bound._price
+    threads = set()
+
+    def recorded_price(*args):
+        threads.add(threading.get_ident())
+        return price(*args)
+
+    monkeypatch.setattr(_vbp_bound, "_price", recorded_price)
+    monkeypatch.setattr(_vbp_bound, "_greedy", lambda *args: False)
+    monkeypatch.setattr(_vbp_bound, "_swaps", lambda *args: False)
+    watch = _vbp_bound.LPWatch()
+    done = threading.Event()
+
+    def lend() -> None:
+        """Lends its core whatever the master rounds up to."""
+        while not done.is_set():
+            if np.isfinite(watch.value):
+                watch.lend(_vbp_bound.machines(watch.value), done.is_set)
+            time.sleep(0.001)
+
+    with ThreadPoolExecutor(1) as pool:
+        lender = pool.submit(lend)
+        try:
+            helped = _vbp_bound.column_generation(req, cap, start, watch=watch)
+        finally:
+            done.set()
+        lender.result(timeout=30.0)
+    assert alone.optimal
+    assert helped.optimal
+    assert helped.bound == pytest.approx(alone.bound, abs=1e-6)
+    assert len(threads) == 2
+
+
+def test_search_lends_its_core_once_only_the_proof_is_missing(monkeypatch):
+    """After a round of search that leaves the packing where the master rounds up
+    to, the search thread runs the LP's pricing calls."""
+    problem = paired(10, 4)
+    monkeypatch.setattr(_vbp, "improve", lambda problem, best, *rest: best)
+    watch = _vbp_bound.LPWatch()
+    watch.solved(problem.n - 0.5, lambda: None)
+    ended = threading.Event()
+    start = np.arange(problem.n, dtype=np.int64)
+    search_thread = []
+
+    def search() -> np.ndarray:
+        search_thread.append(threading.get_ident())
+        far = time.perf_counter() + 60.0
+        return _vbp._search_and_dive(
+            problem, start, 10, far, 0, watch, ended.is_set, lambda used: None
+        )
+
+    with ThreadPoolExecutor(1) as pool:
+        searched = pool.submit(search)
+        try:
+            far = time.perf_counter() + 30.0
+            while (handed := watch.beside(threading.get_ident)) is None:
+                assert time.perf_counter() < far
+                time.sleep(0.001)
+            ran_in = handed.result(timeout=30.0)
+        finally:
+            ended.set()
+        best = searched.result(timeout=30.0)
+    assert ran_in == search_thread[0]
+    assert np.array_equal(best, start)
