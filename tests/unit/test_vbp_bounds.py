@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from helpers import vector_instances
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from naive import fewest_bins
 
@@ -197,15 +197,22 @@ def test_greedy_columns_pack_the_copies_in_turn(items, rows, peak):
         assert not ((left > 0) & (value > 0) & (w <= cap).all(axis=1)).any()
 
 
+#: Difference from a threshold below which a sum's rounding decides the comparison.
+_ROUNDING = 1e-9
+
+
 def naive_swaps(value, w, ub, cap, cols, above):
     """Plain-Python twin of ``swap_columns``: for each column, the best of its
     neighbours (one copy of a type out, the room refilled by value over size with
-    the other types), kept when worth more than ``above``."""
+    the other types), kept when worth more than ``above``; and whether a neighbour's
+    worth is within rounding of ``above`` (the kernel sums values as it goes, so
+    rounding decides such a neighbour)."""
     t_all, d = w.shape
     key = [-value[t] / max(sum(w[t, k] / cap[k] for k in range(d)), 1e-12)
            for t in range(t_all)]
     order = sorted(range(t_all), key=lambda t: key[t])
     found = []
+    close = False
     for col in cols:
         best, best_row = above, None
         for t in np.flatnonzero(col):
@@ -220,11 +227,12 @@ def naive_swaps(value, w, ub, cap, cols, above):
                                           <= cap).all():
                     row[s] += 1
             worth = float(row @ value)
+            close = close or abs(worth - above) <= _ROUNDING
             if worth > best:
                 best, best_row = worth, row
         if best_row is not None:
             found.append(best_row)
-    return found
+    return found, close
 
 
 @given(
@@ -246,7 +254,8 @@ def test_swap_columns_match_the_plain_neighbourhood(items, raw_cols, above):
     cols = np.array(cols, np.int64).reshape(-1, t_all)
     out = np.zeros((max(len(cols), 1), t_all), np.int64)
     filled = swap_columns(value, w, ub, cap, cols, above, out)
-    want = naive_swaps(value, w, ub, cap, cols, above)
+    want, close = naive_swaps(value, w, ub, cap, cols, above)
+    assume(not close)
     assert filled == len(want)
     for row, twin in zip(out[:filled], want, strict=True):
         assert float(row @ value) == pytest.approx(float(twin @ value))
