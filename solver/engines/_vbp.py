@@ -317,14 +317,15 @@ def _search_and_dive(
     round_ = 0
     while not ended() and time.perf_counter() < deadline and held > lower:
         if proof_missing():
+            # until the master rounds up below the packing: then straight to dives
             watch.lend(held, ended)
-            continue
-        now = time.perf_counter()
-        until = now + (deadline - now) / _SLICES
-        best = improve(
-            problem, best, lower, until, seed + round_, _CYCLE, give_way, better
-        )
-        round_ += 1
+        else:
+            now = time.perf_counter()
+            until = now + (deadline - now) / _SLICES
+            best = improve(
+                problem, best, lower, until, seed + round_, _CYCLE, give_way, better
+            )
+            round_ += 1
         if not watch.below(held):
             continue
         lp = watch.copy(ended)
@@ -343,6 +344,7 @@ def _search_and_dive(
             EARLY_DIVES,
             ended,
         )
+        round_ += 1  # (other seeds for dives after a loan, with no search between)
         if found is not None:
             best = found
             better(_used(best))

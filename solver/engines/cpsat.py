@@ -225,6 +225,14 @@ def _arcflow_size(
     return arcflow_size_estimate(problem, max_arcs=max_arcs, seconds=seconds)
 
 
+def _dives_due(lp: _vbp_bound.LPBound, lb: int) -> bool:
+    """The LP points to a packing at the bound ``lb``: it is solved, or the clock
+    cut it where its master already rounds up to ``lb`` (its bound proves ``lb``
+    all the same, and its solution is as good a start for dives)."""
+    solved = bool(lp.values.any())  # (a master solve at all)
+    return lp.optimal or (solved and _vbp_bound.machines(float(lp.values.sum())) <= lb)
+
+
 def choose_formulation(
     problem: Problem,
     assignment_size: int,
@@ -564,7 +572,7 @@ class CpsatEngine:
                 )
             lb = max(lb, _vbp_bound.machines(lp.bound))
         beside = None
-        if lp is not None and lp.optimal and used > lb and self._threads() > 1:
+        if lp is not None and _dives_due(lp, lb) and used > lb and self._threads() > 1:
             # dives with other seeds in a second thread until the search ends
             beside = _vbp.DivesBeside(
                 problem, lp, lb, start + VBP_SEARCH_END * total, seed
@@ -606,7 +614,7 @@ class CpsatEngine:
         diver = None
         if lp is not None and used > lb:
             diver = _vbp_bound.Diver(lp, problem.machines.capacity[0])
-        if diver is not None and lp.optimal and not settled():
+        if diver is not None and _dives_due(lp, lb) and not settled():
             # dives on the LP, re-solved as contents are fixed; pool search for the rest
             now = time.perf_counter()
             # (at most a third of what is left: the pool search needs time too)

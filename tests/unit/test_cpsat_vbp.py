@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -908,3 +909,65 @@ def test_search_lends_its_core_once_only_the_proof_is_missing(monkeypatch):
         best = searched.result(timeout=30.0)
     assert ran_in == search_thread[0]
     assert np.array_equal(best, start)
+
+
+def test_search_dives_straight_after_its_loan(monkeypatch):
+    """When the master drops below the packing while the search thread lends its
+    core, the thread dives at once, with no round of search between: one round of
+    search in all, before the loan, and the dives pack the pairs."""
+    problem = paired(30, 5)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    rounds = []
+
+    def no_search(problem, best, *rest):
+        rounds.append(1)
+        return best
+
+    monkeypatch.setattr(_vbp, "improve", no_search)
+    watch = _vbp_bound.LPWatch()
+    ended = threading.Event()
+
+    def master() -> None:
+        """Rounds up to the packing in hand until the search lends its core, then
+        to the pairs."""
+        value = problem.n - 0.5
+        while not ended.is_set():
+            watch.solved(value, lambda: lp)
+            if value > 30 and watch.beside(lambda: None) is not None:
+                value = float(lp.values.sum())
+            time.sleep(0.01)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(master)
+        start = np.arange(problem.n, dtype=np.int64)
+        far = time.perf_counter() + 60.0
+        try:
+            best = _vbp._search_and_dive(
+                problem, start, 30, far, 0, watch, ended.is_set, lambda used: None
+            )
+        finally:
+            ended.set()
+    assert np.unique(best).shape[0] == 30
+    assert loads_fit(problem.requests, cap, best)
+    assert len(rounds) == 1
+
+
+def test_dives_follow_an_lp_cut_where_its_master_meets_the_bound():
+    """The dives after the LP run when it is solved, or when the clock cut it where
+    its master already rounds up to the bound; not when the master rounds up above
+    the bound or was never solved."""
+    from solver.engines.cpsat import _dives_due
+
+    problem = paired(12, 3)
+    req, cap = problem.requests, problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(req, cap, max_iter=1)
+    assert not lp.optimal
+    at = _vbp_bound.machines(float(lp.values.sum()))
+    assert _dives_due(lp, at)
+    assert not _dives_due(lp, at - 1)
+    unsolved = dataclasses.replace(lp, values=np.zeros_like(lp.values))
+    assert not _dives_due(unsolved, at)
+    solved = _vbp_bound.column_generation(req, cap)
+    assert solved.optimal
+    assert _dives_due(solved, _vbp_bound.machines(solved.bound))
