@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -727,6 +728,34 @@ def test_lp_watch_hands_out_the_lp_as_it_stands():
     assert watch.copy(done.is_set) is None
 
 
+def search_beside_a_master(
+    problem: Problem,
+    watch: _vbp_bound.LPWatch,
+    master_solve: Callable[[], None],
+    on_better: Callable[[int], None],
+) -> np.ndarray:
+    """The search beside the LP from one container per machine down to half as many
+    machines, while another thread calls ``master_solve`` every 10 ms as a master
+    would tell ``watch`` of its solves."""
+    ended = threading.Event()
+
+    def master() -> None:
+        while not ended.is_set():
+            master_solve()
+            time.sleep(0.01)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(master)
+        start = np.arange(problem.n, dtype=np.int64)
+        far = time.perf_counter() + 60.0
+        try:
+            return _vbp._search_and_dive(
+                problem, start, problem.n // 2, far, 0, watch, ended.is_set, on_better
+            )
+        finally:
+            ended.set()
+
+
 def test_search_beside_lp_dives_on_the_lp_as_it_stands(monkeypatch):
     """When the pool search finds nothing, the dives on a copy of the LP still pack
     complementary pairs into one machine per pair, and the LP hears of it."""
@@ -735,24 +764,13 @@ def test_search_beside_lp_dives_on_the_lp_as_it_stands(monkeypatch):
     lp = _vbp_bound.column_generation(problem.requests, cap)
     monkeypatch.setattr(_vbp, "improve", lambda problem, best, *rest: best)
     watch = _vbp_bound.LPWatch()
-    ended = threading.Event()
     heard = []
-
-    def master() -> None:
-        while not ended.is_set():
-            watch.solved(float(lp.values.sum()), lambda: lp)
-            time.sleep(0.01)
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(master)
-        start = np.arange(problem.n, dtype=np.int64)
-        far = time.perf_counter() + 60.0
-        try:
-            best = _vbp._search_and_dive(
-                problem, start, 30, far, 0, watch, ended.is_set, heard.append
-            )
-        finally:
-            ended.set()
+    best = search_beside_a_master(
+        problem,
+        watch,
+        lambda: watch.solved(float(lp.values.sum()), lambda: lp),
+        heard.append,
+    )
     assert np.unique(best).shape[0] == 30
     assert loads_fit(problem.requests, cap, best)
     assert heard[-1] == 30
@@ -926,28 +944,17 @@ def test_search_dives_straight_after_its_loan(monkeypatch):
 
     monkeypatch.setattr(_vbp, "improve", no_search)
     watch = _vbp_bound.LPWatch()
-    ended = threading.Event()
+    value = problem.n - 0.5
 
-    def master() -> None:
+    def master_solve() -> None:
         """Rounds up to the packing in hand until the search lends its core, then
         to the pairs."""
-        value = problem.n - 0.5
-        while not ended.is_set():
-            watch.solved(value, lambda: lp)
-            if value > 30 and watch.beside(lambda: None) is not None:
-                value = float(lp.values.sum())
-            time.sleep(0.01)
+        nonlocal value
+        watch.solved(value, lambda: lp)
+        if value > 30 and watch.beside(lambda: None) is not None:
+            value = float(lp.values.sum())
 
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(master)
-        start = np.arange(problem.n, dtype=np.int64)
-        far = time.perf_counter() + 60.0
-        try:
-            best = _vbp._search_and_dive(
-                problem, start, 30, far, 0, watch, ended.is_set, lambda used: None
-            )
-        finally:
-            ended.set()
+    best = search_beside_a_master(problem, watch, master_solve, lambda used: None)
     assert np.unique(best).shape[0] == 30
     assert loads_fit(problem.requests, cap, best)
     assert len(rounds) == 1
