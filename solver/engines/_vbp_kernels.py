@@ -595,52 +595,55 @@ def _surrogate(val, ww, uu, cap, rounds):
 
 
 @njit(cache=True, nogil=True)
-def _knap_bound(j, res, value, w, ub, order, copies, need, first, sw, lam):
+def _row_bound(j, res, value, w, ub, order, size, room):
     """Upper bound on the value items ``j..`` (positions in branching order) add
-    within ``res``: the fractional knapsack over each dimension alone and over the
-    surrogate row (weights ``sw``, multipliers ``lam``, order ``order[d]``), each
-    item capped by the copies that fit ``res`` in every dimension; the least of
-    these. Stops at the first row whose bound is at most ``need``, and starts with
-    the row that stopped last time (``first[0]``)."""
-    t_count, d = w.shape
-    rows = d + 1
-    for t in range(j, t_count):
-        copies[t] = -1  # worked out when first needed
+    within ``res``: the fractional knapsack along one row (item sizes ``size``,
+    room ``room``, items in ``order``, best ratio first), each item capped by the
+    copies that fit ``res`` in every dimension."""
+    total = 0.0
+    for s in range(order.shape[0]):
+        t = order[s]
+        if t < j:
+            continue
+        c = _copies(ub[t], w, t, res)
+        if c <= 0:
+            continue
+        if size[t] <= 0.0:
+            total += c * value[t]
+            continue
+        if room <= 0.0:
+            break
+        take = min(float(c), room / size[t])
+        total += take * value[t]
+        room -= take * size[t]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _rooms(res, lam, room):
+    """Room left along each row: each dimension's, then the surrogate row's."""
+    d = res.shape[0]
+    room[d] = 0.0
+    for k in range(d):
+        room[k] = float(res[k])
+        room[d] += lam[k] * res[k]
+
+
+@njit(cache=True, nogil=True)
+def _all_rows_bound(j, res, value, w, ub, order, size, lam, room):
+    """The least of the row bounds (:func:`_row_bound`) over every dimension and
+    the surrogate row: the bound a search cut by its budget reports."""
+    _rooms(res, lam, room)
     best = np.inf
-    for kk in range(rows):
-        k = (first[0] + kk) % rows
-        if k < d:
-            room = float(res[k])
-        else:
-            room = 0.0
-            for k2 in range(d):
-                room += lam[k2] * res[k2]
-        total = 0.0
-        for s in range(t_count):
-            t = order[k, s]
-            if t < j:
-                continue
-            c = copies[t]
-            if c < 0:
-                c = _copies(ub[t], w, t, res)
-                copies[t] = c
-            if c <= 0:
-                continue
-            size = sw[t] if k == d else float(w[t, k])
-            if size <= 0.0:
-                total += c * value[t]
-                continue
-            if room <= 0.0:
-                break
-            take = min(float(c), room / size)
-            total += take * value[t]
-            room -= take * size
-        if total < best:
-            best = total
-            if best <= need:
-                first[0] = k
-                return best
+    for k in range(order.shape[0]):
+        best = min(best, _row_bound(j, res, value, w, ub, order[k], size[k], room[k]))
     return best
+
+
+#: Buckets of the surrogate row's order: the bucket of position ``j`` (in branching
+#: order) lists only items from its first position on, so that a node deep in the
+#: search does not walk past the many items before it.
+_BUCKETS = 32
 
 
 @njit(cache=True, nogil=True)
@@ -649,7 +652,8 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
 
     ``value`` (float64, T) per copy, ``w`` (int64, T x d) sizes, ``ub`` (int64, T)
     copies available. Depth-first branch and bound, items by value over their
-    capacity-weighted size, at most ``budget`` nodes; ``out`` (int64, T) receives the
+    capacity-weighted size, each node bounded by the surrogate row (the dimensions
+    folded into one), at most ``budget`` nodes; ``out`` (int64, T) receives the
     best counts; once a value above ``enough`` is found the search stops after
     a hundredth of the budget, and the rows of ``more`` (int64, K x T) receive up
     to K sets of value above ``collect`` (``enough`` when negative) met on the way.
@@ -657,8 +661,8 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
     those above 1), which prunes from the first node on. Returns (value of ``out``,
     upper bound on the maximum, rows of ``more`` filled, nodes searched): the bound
     is the larger of that value and ``floor``, plus ``KNAP_TOL``, when the search
-    ends, else the largest node bound left open, so it stays valid when the budget
-    cuts the search.
+    ends, else the largest bound (the least over every row) of a node left open,
+    so it stays valid when the budget cuts the search.
     """
     t_all, d = w.shape
     if collect < 0.0:
@@ -704,14 +708,22 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
     # the surrogate row: the dimensions folded into one, with multipliers that make
     # its fractional bound small
     lam = _surrogate(val, ww, uu, cap, SURROGATE_ROUNDS)
-    sw = np.zeros(nk, np.float64)
+    size = np.zeros((d + 1, nk), np.float64)
     for s in range(nk):
         for k in range(d):
-            sw[s] += lam[k] * ww[s, k]
-        ratio[s] = -np.inf if sw[s] <= 0.0 else -val[s] / sw[s]
+            size[k, s] = ww[s, k]
+            size[d, s] += lam[k] * ww[s, k]
+        ratio[s] = -np.inf if size[d, s] <= 0.0 else -val[s] / size[d, s]
     order[d] = np.argsort(ratio, kind="mergesort")
-    copies = np.zeros(nk, np.int64)
-    first = np.zeros(1, np.int64)
+    step = max(1, nk // _BUCKETS)
+    buckets = np.empty(((nk + step - 1) // step, nk), np.int64)
+    for b in range(buckets.shape[0]):
+        m = 0
+        for t in order[d]:
+            if t >= b * step:
+                buckets[b, m] = t
+                m += 1
+    room = np.empty(d + 1, np.float64)
     x = np.zeros(nk, np.int64)
     bx = np.zeros(nk, np.int64)
     res = cap.copy()
@@ -737,11 +749,16 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 cut = True
                 break
             nodes += 1
-            need = best + KNAP_TOL - cur
-            bound = _knap_bound(
-                j, res, val, ww, uu, order, copies, need, first, sw, lam
+            # the surrogate row alone: the dimensions' rows prune a few more
+            # nodes at several times the cost of each
+            surrogate = 0.0
+            for k in range(d):
+                surrogate += lam[k] * res[k]
+            b = j // step
+            bound = _row_bound(
+                j, res, val, ww, uu, buckets[b, : nk - b * step], size[d], surrogate
             )
-            if bound > need:
+            if bound > best + KNAP_TOL - cur:
                 x[j] = c
                 for k in range(d):
                     res[k] -= c * ww[j, k]
@@ -770,8 +787,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
         # open: the current node, and fewer copies of every item taken on the path
         upper = max(
             upper,
-            cur
-            + _knap_bound(j, res, val, ww, uu, order, copies, -1.0, first, sw, lam),
+            cur + _all_rows_bound(j, res, val, ww, uu, order, size, lam, room),
         )
         for i in range(j - 1, -1, -1):
             if x[i] > 0:
@@ -780,10 +796,7 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
                 cur -= x[i] * val[i]
                 upper = max(
                     upper,
-                    cur
-                    + _knap_bound(
-                        i, res, val, ww, uu, order, copies, -1.0, first, sw, lam
-                    ),
+                    cur + _all_rows_bound(i, res, val, ww, uu, order, size, lam, room),
                 )
     for s in range(nk):
         out[perm[s]] = bx[s]

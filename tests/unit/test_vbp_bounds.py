@@ -170,6 +170,42 @@ def item_arrays(items: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return value, ub, w
 
 
+def most_by_capacities(value: np.ndarray, w: np.ndarray, cap: np.ndarray) -> float:
+    """Most value of a set of items (one copy each) within ``cap`` (two
+    dimensions), by dynamic programming over the capacities left."""
+    best = np.zeros((cap[0] + 1, cap[1] + 1))
+    for v, (a, b) in zip(value, w, strict=True):
+        if v > 0.0 and a <= cap[0] and b <= cap[1]:
+            taken = best[: cap[0] + 1 - a, : cap[1] + 1 - b] + v
+            best[a:, b:] = np.maximum(best[a:, b:], taken)
+    return float(best[-1, -1])
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-0.2, 1.0), st.integers(0, 9), st.integers(0, 9)),
+        min_size=64,
+        max_size=150,
+    )
+)
+def test_knapsack_finds_the_maximum_among_many_items(items):
+    """With enough item types that each bucket of the bound's order skips more than
+    one position, a finished search still finds the maximum that dynamic
+    programming over the capacities finds."""
+    value = np.array([v for v, _, _ in items])
+    w = np.array([(a, b) for _, a, b in items], np.int64)
+    cap = np.array([12, 12], np.int64)
+    out = np.zeros(len(items), np.int64)
+    more = np.zeros((2, len(items)), np.int64)
+    ub = np.ones(len(items), np.int64)
+    best, upper, _, _ = knapsack(value, w, ub, cap, 10**7, 100.0, out, more)
+    most = most_by_capacities(value, w, cap)
+    assert (out <= ub).all()
+    assert (out @ w <= cap).all()
+    assert best == pytest.approx(most, abs=1e-9)
+    assert upper == pytest.approx(most, abs=1e-6)
+
+
 @given(
     priced_items(8),
     st.integers(1, 5),
