@@ -7,6 +7,7 @@ Prints Markdown tables. Examples::
     python benchmarks/cpsat_quality.py lns --containers 100000 --time-limit 60
     python benchmarks/cpsat_quality.py vbp-lp new/class6/class6_120_5_0 --time-limit 30
     python benchmarks/cpsat_quality.py vbp-dives new/class5/class5_120_5_9 --seeds 12
+    python benchmarks/cpsat_quality.py vbp-knapsack panigrahy/class9/class9_500_5_0
 
 ``bpplib`` takes ``--per-family`` instances spread evenly over the sizes of
 Falkenauer U, Falkenauer T, Scholl 1 and Scholl 2; ``vbp`` takes every
@@ -21,7 +22,9 @@ solved or the time limit), as the ``cpsat`` engine does before its search;
 ``vbp-dives`` solves that LP (from the best bin-centric packing, as ``cpsat`` does)
 and then runs, for each seed, one dive of each kind at its bound (``lp_dives`` with
 two attempts on a fresh ``Diver``) within the time limit, and counts the seeds whose
-dives pack into the bound.
+dives pack into the bound; ``vbp-knapsack`` records the exact pricing calls of that
+LP (with the proven best known value as its target, as ``cpsat`` does) and replays
+them, each with its node budget, timing the knapsack kernel alone.
 A best known value marked ``*`` is not proven optimal.
 """
 
@@ -254,6 +257,53 @@ def vbp_dives(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def _pricing_calls(problem: solver.Problem, time_limit: float) -> list[tuple]:
+    """The arguments of every exact pricing call of the vector LP on ``problem``
+    (its duals copied), with the proven best known value as its target."""
+    from unittest import mock
+
+    from solver.engines import _vbp_bound
+
+    calls = []
+    price = _vbp_bound._price
+
+    def recorded(duals, *rest):
+        calls.append((duals.copy(), *rest))
+        return price(duals, *rest)
+
+    proven = problem.metadata.get("is_optimal", False)
+    with mock.patch.object(_vbp_bound, "_price", recorded):
+        _vbp_bound.column_generation(
+            problem.requests,
+            problem.machines.capacity[0],
+            deadline=time.perf_counter() + time_limit,
+            target=problem.best_known if proven else None,
+        )
+    return calls
+
+
+def vbp_knapsack(args: argparse.Namespace) -> None:
+    """The LP's exact pricing calls replayed: knapsack time and nodes per instance."""
+    from solver.engines import _vbp_bound
+
+    lines = [
+        "| instance | calls | knapsack s | nodes |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in args.instances:
+        problem = read(DATA / "vbp_vectorpack" / f"{name}.vbp")
+        calls = _pricing_calls(problem, args.time_limit)
+        _vbp_bound._price(*calls[0])  # compiled before the clock runs
+        nodes = 0
+        start = time.perf_counter()
+        for call in calls:
+            nodes += _vbp_bound._price(*call)[3]
+        seconds = time.perf_counter() - start
+        lines.append(f"| {name} | {len(calls)} | {seconds:.2f} | {nodes:,} |")
+        print(f"<!-- {name} done -->", flush=True)
+    print("\n".join(lines))
+
+
 GREEDY = ("ffd", "bfd", "dot", "l2", "wfd")
 
 
@@ -370,6 +420,9 @@ def main() -> None:
         help="aim the dives at this many machines (default: the LP bound's); with a "
         "short --lp-limit, dives on an LP not yet solved",
     )
+    kn = sub.add_parser("vbp-knapsack")
+    kn.add_argument("instances", nargs="+", help="e.g. panigrahy/class9/class9_500_5_0")
+    kn.add_argument("--time-limit", type=float, default=40.0, help="for each LP")
     for p in (b, v):
         p.add_argument("--engines", default="ffd,cpsat")
     for p in (b, v, g):
@@ -383,6 +436,7 @@ def main() -> None:
         "lns": lns,
         "vbp-lp": vbp_lp,
         "vbp-dives": vbp_dives,
+        "vbp-knapsack": vbp_knapsack,
     }
     commands[args.what](args)
 

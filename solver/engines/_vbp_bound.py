@@ -302,6 +302,24 @@ def _price(
     )
 
 
+def _compile_pricing(
+    duals: np.ndarray, types: np.ndarray, counts: np.ndarray, cap: np.ndarray
+) -> None:
+    """One pricing call of a single node, untimed: the first call in a process
+    compiles the knapsack (seconds on a fresh install) or loads it from the cache,
+    and a timed call would take that for the speed of its nodes and starve every
+    later call's budget."""
+    _price(
+        np.ascontiguousarray(duals[:1]),
+        types[:1],
+        counts[:1],
+        cap,
+        1,
+        np.zeros(1, np.int64),
+        np.zeros((1, 1), np.int64),
+    )
+
+
 def _nodes_in(left: float, node_seconds: float, most: int) -> int:
     """Knapsack nodes, ``most`` at the most, that a pricing call may take in
     ``left`` seconds at the slowest speed seen so far (``node_seconds``, 0 while
@@ -397,6 +415,7 @@ def column_generation(
 
     for col in _columns_of(kind, np.asarray(start, np.int64), n_types):
         enter(col)
+    _compile_pricing(center, types, counts, cap)
     out = np.zeros(n_types, np.int64)
     more = np.zeros((_MORE, n_types), np.int64)
     chain = np.zeros((_CHAIN, n_types), np.int64)
