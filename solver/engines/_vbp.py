@@ -38,8 +38,6 @@ ATTEMPTS = 4
 SPARE = 2
 #: Times each LP dive may back up and fix another machine content along a path.
 DISCREPANCIES = 1
-#: Share of the time left that each LP dive (with its backing up) may take.
-DIVE_SHARE = 0.4
 
 
 def applies(problem: Problem) -> bool:
@@ -418,11 +416,7 @@ def lp_dives(
     while (attempts is None or k < attempts) and not stopped():
         several, step = (k % 2 == 0) != single_first, seed + k // 2
         k += 1
-        # a dive that fails backs up along a path of hundreds of steps and would
-        # take all the time there is: other seeds get their turn
-        now = time.perf_counter()
-        until = now + DIVE_SHARE * (deadline - now)
-        leaves = diver.dives(target, until, several, step, DISCREPANCIES, stop)
+        leaves = diver.dives(target, deadline, several, step, DISCREPANCIES, stop)
         with contextlib.closing(leaves):
             for columns in leaves:
                 ones = np.ones(columns.shape[0])

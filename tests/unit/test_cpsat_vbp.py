@@ -702,30 +702,6 @@ def test_lp_dives_alternate_the_kinds_of_dive(monkeypatch, single_first):
     assert asked[0] == (False, 5 + _vbp.DivesBeside.SEED_OFFSET)
 
 
-def test_each_lp_dive_leaves_time_for_other_seeds(monkeypatch):
-    """A dive that finds nothing backs up until its own deadline: each gets only a
-    share of the time left, so that dives with other seeds still run before the
-    deadline of the whole."""
-    problem = paired(10, 4)
-    cap = problem.machines.capacity[0]
-    lp = _vbp_bound.column_generation(problem.requests, cap)
-    asked = []
-
-    def backing_up(self, target, deadline, several, seed=0, *rest, **kw):
-        asked.append((seed, deadline - time.perf_counter()))
-        while time.perf_counter() < deadline:
-            time.sleep(0.005)
-        yield from ()
-
-    monkeypatch.setattr(_vbp_bound.Diver, "dives", backing_up)
-    diver = _vbp_bound.Diver(lp, cap)
-    end = time.perf_counter() + 1.0
-    assert _vbp.lp_dives(problem, lp, diver, 9, end, 5) is None
-    assert len({seed for seed, _ in asked}) >= 3
-    for _, left in asked:
-        assert left <= _vbp.DIVE_SHARE * 1.0 + 0.01
-
-
 def test_lp_watch_hands_out_the_lp_as_it_stands():
     """A copy asked for before the column generation starts is the master of its
     first solve: the start's machine contents, at the master's value; asked for
