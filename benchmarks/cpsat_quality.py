@@ -293,7 +293,8 @@ def vbp_knapsack(args: argparse.Namespace) -> None:
     for name in args.instances:
         problem = read(DATA / "vbp_vectorpack" / f"{name}.vbp")
         calls = _pricing_calls(problem, args.time_limit)
-        _vbp_bound._price(*calls[0])  # compiled before the clock runs
+        if calls:
+            _vbp_bound._price(*calls[0])  # compiled before the clock runs
         nodes = 0
         start = time.perf_counter()
         for call in calls:

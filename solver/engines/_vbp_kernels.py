@@ -620,13 +620,21 @@ def _row_bound(j, res, value, w, ub, order, size, room):
 
 
 @njit(cache=True, nogil=True)
+def _surrogate_room(res, lam):
+    """Room left along the surrogate row (``lam`` folding the dimensions)."""
+    room = 0.0
+    for k in range(res.shape[0]):
+        room += lam[k] * res[k]
+    return room
+
+
+@njit(cache=True, nogil=True)
 def _rooms(res, lam, room):
     """Room left along each row: each dimension's, then the surrogate row's."""
     d = res.shape[0]
-    room[d] = 0.0
     for k in range(d):
         room[k] = float(res[k])
-        room[d] += lam[k] * res[k]
+    room[d] = _surrogate_room(res, lam)
 
 
 @njit(cache=True, nogil=True)
@@ -751,12 +759,10 @@ def knapsack(value, w, ub, cap, budget, enough, out, more, collect=-1.0, floor=0
             nodes += 1
             # the surrogate row alone: the dimensions' rows prune a few more
             # nodes at several times the cost of each
-            surrogate = 0.0
-            for k in range(d):
-                surrogate += lam[k] * res[k]
             b = j // step
+            room_d = _surrogate_room(res, lam)
             bound = _row_bound(
-                j, res, val, ww, uu, buckets[b, : nk - b * step], size[d], surrogate
+                j, res, val, ww, uu, buckets[b, : nk - b * step], size[d], room_d
             )
             if bound > best + KNAP_TOL - cur:
                 x[j] = c
