@@ -430,15 +430,36 @@ def lp_dives(
     return None
 
 
+def luby(i: int) -> int:
+    """The ``i``-th term (from 1) of Luby's sequence 1, 1, 2, 1, 1, 2, 4, 1, ...:
+    restart lengths within a constant factor of the best fixed one for any
+    distribution of run times (Luby, Sinclair and Zuckerman, 1993)."""
+    k = i.bit_length()
+    while i != (1 << k) - 1:
+        i -= (1 << (k - 1)) - 1
+        k = i.bit_length()
+    return 1 << (k - 1)
+
+
 class DivesBeside:
     """LP dives in a second thread, on a :class:`~solver.engines._vbp_bound.Diver`
     of their own, with other seeds and starting with the other kind of dive, while
     the caller searches in this one: ``packing`` is the first packing into
     ``target`` machines they find (None until then). They end at ``deadline``, at
-    that packing, or at :meth:`close`."""
+    that packing, or at :meth:`close`.
+
+    Whether a dive succeeds hangs on its seed: on Panigrahy class9_500_5_0 the
+    seeds the engine used first never pack it in 5 s, while other seeds often do
+    in a second or two. So the dives beside restart with a fresh Diver and other
+    seeds after ``RESTART_SECONDS`` times the next term of Luby's sequence; the
+    caller's own dives, which some instances need for longer, run as before."""
 
     #: Added to the caller's seed: the dives beside take other paths.
     SEED_OFFSET = 1_000
+    #: Seeds between restarts (each run of dives takes several).
+    SEED_STEP = 100
+    #: Unit of the restart lengths.
+    RESTART_SECONDS = 1.0
 
     def __init__(
         self,
@@ -458,20 +479,24 @@ class DivesBeside:
     def _run(
         self, problem: Problem, lp: LPBound, target: int, deadline: float, seed: int
     ) -> None:
-        diver = Diver(lp, problem.machines.capacity[0])
-        # one content at a time first: the caller's dives start with several
-        found = lp_dives(
-            problem,
-            lp,
-            diver,
-            target,
-            deadline,
-            seed,
-            stop=self._closed.is_set,
-            single_first=True,
-        )
-        if found is not None:
-            self.packing = found
+        run = 0
+        while not self._closed.is_set() and time.perf_counter() < deadline:
+            run += 1
+            until = time.perf_counter() + self.RESTART_SECONDS * luby(run)
+            # one content at a time first: the caller's dives start with several
+            found = lp_dives(
+                problem,
+                lp,
+                Diver(lp, problem.machines.capacity[0]),
+                target,
+                min(until, deadline),
+                seed + self.SEED_STEP * (run - 1),
+                stop=self._closed.is_set,
+                single_first=True,
+            )
+            if found is not None:
+                self.packing = found
+                return
 
     def found(self) -> bool:
         """True once the dives have found their packing."""

@@ -702,6 +702,47 @@ def test_lp_dives_alternate_the_kinds_of_dive(monkeypatch, single_first):
     assert asked[0] == (False, 5 + _vbp.DivesBeside.SEED_OFFSET)
 
 
+def test_luby_sequence():
+    """Luby's restart lengths: each block repeats the ones before and doubles."""
+    assert [_vbp.luby(i) for i in range(1, 16)] == [
+        1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8
+    ]
+
+
+def test_dives_beside_restart_after_luby_lengths(monkeypatch):
+    """Dives beside that find nothing start again on a fresh Diver with the next
+    seeds after ``RESTART_SECONDS`` times the terms of Luby's sequence, until
+    closed."""
+    problem = paired(10, 4)
+    cap = problem.machines.capacity[0]
+    lp = _vbp_bound.column_generation(problem.requests, cap)
+    runs = []
+
+    def fruitless(self, target, deadline, several, seed=0, *rest, **kw):
+        runs.append((self, seed, several, deadline - time.perf_counter()))
+        while time.perf_counter() < deadline:
+            time.sleep(0.002)
+        yield from ()
+
+    monkeypatch.setattr(_vbp_bound.Diver, "dives", fruitless)
+    unit = 0.1
+    monkeypatch.setattr(_vbp.DivesBeside, "RESTART_SECONDS", unit)
+    beside = _vbp.DivesBeside(problem, lp, 9, time.perf_counter() + 60.0, 5)
+    time.sleep(1.6)
+    beside.close()
+    assert beside.packing is None
+    assert len(runs) >= 7
+    first = 5 + _vbp.DivesBeside.SEED_OFFSET
+    step = _vbp.DivesBeside.SEED_STEP
+    assert [seed for _, seed, _, _ in runs] == [
+        first + step * k for k in range(len(runs))
+    ]
+    assert not any(several for _, _, several, _ in runs)
+    assert len({id(diver) for diver, _, _, _ in runs}) == len(runs)
+    for k, (_, _, _, length) in enumerate(runs[:7]):
+        assert unit * _vbp.luby(k + 1) - 0.05 < length <= unit * _vbp.luby(k + 1)
+
+
 def test_lp_watch_hands_out_the_lp_as_it_stands():
     """A copy asked for before the column generation starts is the master of its
     first solve: the start's machine contents, at the master's value; asked for
