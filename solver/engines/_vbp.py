@@ -430,6 +430,16 @@ def lp_dives(
     return None
 
 
+#: Unit of the lengths (in seconds, times Luby's sequence) after which dives that
+#: found nothing start again with other seeds.
+RESTART_SECONDS = 1.0
+
+
+def restart_deadline(run: int, deadline: float) -> float:
+    """When the ``run``-th (from 1) run of restarted dives gives way to the next."""
+    return min(deadline, time.perf_counter() + RESTART_SECONDS * luby(run))
+
+
 def luby(i: int) -> int:
     """The ``i``-th term (from 1) of Luby's sequence 1, 1, 2, 1, 1, 2, 4, 1, ...:
     restart lengths within a constant factor of the best fixed one for any
@@ -452,14 +462,13 @@ class DivesBeside:
     seeds the engine used first never pack it in 5 s, while other seeds often do
     in a second or two. So the dives beside restart with a fresh Diver and other
     seeds after ``RESTART_SECONDS`` times the next term of Luby's sequence; the
-    caller's own dives, which some instances need for longer, run as before."""
+    caller's dives right after the LP, which some instances need for longer, run
+    as before."""
 
     #: Added to the caller's seed: the dives beside take other paths.
     SEED_OFFSET = 1_000
     #: Seeds between restarts (each run of dives takes several).
     SEED_STEP = 100
-    #: Unit of the restart lengths.
-    RESTART_SECONDS = 1.0
 
     def __init__(
         self,
@@ -482,14 +491,14 @@ class DivesBeside:
         run = 0
         while not self._closed.is_set() and time.perf_counter() < deadline:
             run += 1
-            until = time.perf_counter() + self.RESTART_SECONDS * luby(run)
+            until = restart_deadline(run, deadline)
             # one content at a time first: the caller's dives start with several
             found = lp_dives(
                 problem,
                 lp,
                 Diver(lp, problem.machines.capacity[0]),
                 target,
-                min(until, deadline),
+                until,
                 seed + self.SEED_STEP * (run - 1),
                 stop=self._closed.is_set,
                 single_first=True,

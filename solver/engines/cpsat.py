@@ -665,14 +665,20 @@ class CpsatEngine:
             attempts = None
         dives = 0.0 if lp is None else VBP_DIVE * budget
         stop = None if beside is None else beside.found
-        best = _vbp.improve(problem, best, lb, end - dives, seed, attempts, stop)
+        # With the LP solved and no dives beside, the time goes to dives restarted
+        # after Luby's lengths instead of the pool search, whose packings were
+        # needed only where the clock cut the LP short.
+        restart = beside is None and diver is not None and lp.optimal
+        if not restart:
+            best = _vbp.improve(problem, best, lb, end - dives, seed, attempts, stop)
         used = int(np.unique(best).shape[0])
         tries = 0
         while lp is not None and not settled() and time.perf_counter() < end:
             # other roundings of the LP solution, and dives when it is optimal
             if diver is not None and tries % 2:
+                until = _vbp.restart_deadline(tries // 2 + 1, end) if restart else end
                 found = _vbp.lp_dives(
-                    problem, lp, diver, used - 1, end, seed + tries, 2, stop
+                    problem, lp, diver, used - 1, until, seed + tries, 2, stop
                 )
             else:
                 found = _vbp.dive(

@@ -726,7 +726,7 @@ def test_dives_beside_restart_after_luby_lengths(monkeypatch):
 
     monkeypatch.setattr(_vbp_bound.Diver, "dives", fruitless)
     unit = 0.1
-    monkeypatch.setattr(_vbp.DivesBeside, "RESTART_SECONDS", unit)
+    monkeypatch.setattr(_vbp, "RESTART_SECONDS", unit)
     beside = _vbp.DivesBeside(problem, lp, 9, time.perf_counter() + 60.0, 5)
     time.sleep(1.6)
     beside.close()
@@ -741,6 +741,51 @@ def test_dives_beside_restart_after_luby_lengths(monkeypatch):
     assert len({id(diver) for diver, _, _, _ in runs}) == len(runs)
     for k, (_, _, _, length) in enumerate(runs[:7]):
         assert unit * _vbp.luby(k + 1) - 0.05 < length <= unit * _vbp.luby(k + 1)
+
+
+@pytest.mark.parametrize("solved", [True, False])
+def test_one_worker_restarts_its_dives_after_a_solved_lp(monkeypatch, solved):
+    """With one worker and the LP solved, the time after the first dives goes to
+    dives restarted after Luby's lengths with new seeds, not to the pool search;
+    with the LP cut short, the pool search runs and the dives run to the end."""
+    from solver.engines import arcflow, cpsat
+
+    problem = paired(10, 4)
+    cap = problem.machines.capacity[0]
+    cut = {} if solved else {"max_iter": 1}
+    lp = _vbp_bound.column_generation(problem.requests, cap, **cut)
+    assert lp.optimal == solved
+    unit = 0.05
+    monkeypatch.setattr(_vbp, "RESTART_SECONDS", unit)
+    searched, windows = [], []
+
+    def no_search(problem, best, *rest):
+        searched.append(1)
+        return best
+
+    def fruitless_dives(problem, lp, diver, target, deadline, seed, *rest):
+        windows.append((seed, deadline - time.perf_counter()))
+        time.sleep(max(deadline - time.perf_counter(), 0.0))
+
+    monkeypatch.setattr(_vbp, "improve", no_search)
+    monkeypatch.setattr(_vbp, "lp_dives", fruitless_dives)
+    monkeypatch.setattr(_vbp, "dive", lambda *args: None)
+    monkeypatch.setattr(arcflow, "packing_from_duals", lambda *args: (None, False))
+    monkeypatch.setattr(cpsat, "choose_formulation", lambda *args: ("assignment", 1.0))
+    engine = cpsat.CpsatEngine(time_limit=3.0, workers=1)
+    start = np.arange(problem.n, dtype=np.int64)
+    began = time.perf_counter()
+    engine._pack_from_lp(problem, start, 10, lp, None, problem.n, 3.0, 7, began)
+    loop = [(seed, length) for seed, length in windows if seed != 7]  # after the first
+    assert [seed for seed, _ in loop] == [8 + 2 * k for k in range(len(loop))]
+    if solved:
+        assert searched == []
+        assert len(loop) >= 6
+        for k, (_, length) in enumerate(loop[:6]):
+            assert unit * _vbp.luby(k + 1) - 0.05 < length <= unit * _vbp.luby(k + 1)
+    else:
+        assert searched == [1]
+        assert loop[0][1] > 5 * unit
 
 
 def test_lp_watch_hands_out_the_lp_as_it_stands():
