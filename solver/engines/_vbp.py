@@ -442,8 +442,9 @@ def restart_deadline(run: int, deadline: float) -> float:
 
 def luby(i: int) -> int:
     """The ``i``-th term (from 1) of Luby's sequence 1, 1, 2, 1, 1, 2, 4, 1, ...:
-    restart lengths within a constant factor of the best fixed one for any
-    distribution of run times (Luby, Sinclair and Zuckerman, 1993)."""
+    restart lengths whose expected time to success is within a logarithmic factor
+    of the best fixed length's, whatever the distribution of run times (Luby,
+    Sinclair and Zuckerman, 1993)."""
     k = i.bit_length()
     while i != (1 << k) - 1:
         i -= (1 << (k - 1)) - 1

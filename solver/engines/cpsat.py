@@ -598,9 +598,10 @@ class CpsatEngine:
         start: float,
     ) -> tuple[np.ndarray, int, tuple[str, float] | None]:
         """Vector packing after the bounds: dives on the LP, price-and-branch at
-        the bound, then the pool search and more dives, each phase skipped once
-        ``beside`` (dives in another thread) packs into ``lb`` machines;
-        ``n_types``: distinct container requests."""
+        the bound, then the pool search (left out after a solved LP with no dives
+        beside) and more dives, each phase skipped once ``beside`` (dives in another
+        thread) packs into ``lb`` machines; ``n_types``: distinct container
+        requests."""
         used = int(np.unique(best).shape[0])
         total = 30.0 if limit is None else limit
 
